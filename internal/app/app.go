@@ -1,0 +1,202 @@
+// Package app wires Custos together: it opens the store, builds the services
+// and the HTTP/WebSocket servers in dependency order, and shuts them down in
+// reverse. It is the only place that knows every package, so `custos serve`,
+// the benchmarks and the end-to-end tests all start the same system (on port
+// 0 with a temporary data directory in tests).
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"custos/internal/attach"
+	"custos/internal/auth"
+	"custos/internal/chat"
+	"custos/internal/config"
+	"custos/internal/httpapi"
+	"custos/internal/realtime"
+	"custos/internal/store"
+	"custos/internal/store/postgres"
+	"custos/internal/store/sqlite"
+	"custos/internal/tickets"
+	"custos/internal/webui"
+)
+
+// Version is set at build time with -ldflags "-X custos/internal/app.Version=...".
+var Version = "dev"
+
+// DB is a migratable store.
+type DB interface {
+	store.Store
+	Migrate(ctx context.Context) (int, error)
+}
+
+// OpenDB opens the configured database (PostgreSQL when cfg.DB is set, else
+// SQLite in the data directory) and migrates it.
+func OpenDB(ctx context.Context, cfg config.Config) (DB, error) {
+	var (
+		db  DB
+		err error
+	)
+	if cfg.DB != "" {
+		db, err = postgres.Open(ctx, cfg.DB)
+	} else {
+		if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+		db, err = sqlite.Open(ctx, filepath.Join(cfg.Data, "custos.db"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return db, nil
+}
+
+// App is a running Custos.
+type App struct {
+	Cfg     config.Config
+	Log     *slog.Logger
+	DB      DB
+	Store   *store.Batcher // group-commit writer over DB
+	Hub     *realtime.Hub
+	Auth    *auth.Service
+	Tickets *tickets.Service
+	Attach  *attach.Service
+	Chat    *chat.Server
+	HTTP    *httpapi.Server
+	URL     string // base URL, e.g. http://127.0.0.1:8080
+
+	srv *http.Server
+	ln  net.Listener
+	err chan error
+}
+
+// Start opens everything and starts serving on cfg.Addr (port 0 picks one).
+func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	a := &App{Cfg: cfg, Log: log, err: make(chan error, 1)}
+	ok := false
+	defer func() {
+		if !ok {
+			a.Close(context.Background())
+		}
+	}()
+	var err error
+	if a.DB, err = OpenDB(ctx, cfg); err != nil {
+		return nil, err
+	}
+	a.Store = store.NewBatcher(a.DB, store.BatchOptions{})
+	a.Hub = realtime.NewHub(realtime.HubOptions{})
+	a.Auth = auth.NewService(a.Store, auth.Options{
+		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax,
+		RequireTOTP: cfg.RequireTOTP, Secure: cfg.TLS(),
+	})
+	a.Tickets = tickets.New(a.Store, a.Hub)
+	if a.Attach, err = attach.New(cfg.Data, a.Store, attach.Options{}); err != nil {
+		return nil, err
+	}
+	secret := []byte(cfg.IdentitySecret)
+	if len(secret) == 0 {
+		// Without a configured secret nobody outside can mint identity
+		// tokens: only anonymous visitors can chat. A random secret keeps the
+		// verifier strict instead of special-casing "no secret".
+		b := make([]byte, 32)
+		rand.Read(b)
+		secret = []byte(hex.EncodeToString(b))
+	}
+	a.Chat = chat.New(chat.Config{
+		SiteKey: cfg.SiteKey, IdentitySecret: secret, AllowedOrigins: cfg.AllowedOrigins,
+	}, chat.Deps{Store: a.Store, Tickets: a.Tickets, Hub: a.Hub, Attach: a.Attach, Logger: log})
+
+	reg := prometheus.NewRegistry()
+	a.HTTP = httpapi.New(httpapi.Config{TLS: cfg.TLS()}, httpapi.Deps{
+		Store: a.Store, Auth: a.Auth, Tickets: a.Tickets, Attach: a.Attach, AgentStream: a.Chat,
+		Logger: log, Registry: reg, Version: Version,
+	})
+	mux := http.NewServeMux()
+	a.Chat.Register(mux)
+	a.HTTP.Handle("/chat/v1/", mux)
+	ui := webui.New()
+	a.HTTP.Handle("GET /widget.js", ui.Widget())
+	a.HTTP.Handle("GET /demo/", ui.Widget())
+	a.HTTP.Handle("GET /", ui.Console())
+
+	a.srv = &http.Server{
+		Handler:           a.HTTP.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, fmt.Errorf("addr: %w", err)
+	}
+	scheme := "http"
+	if cfg.TLS() {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("tls_cert/tls_key: %w", err)
+		}
+		a.ln = tls.NewListener(a.ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		scheme = "https"
+	}
+	a.URL = scheme + "://" + a.ln.Addr().String()
+	go func() {
+		err := a.srv.Serve(a.ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		a.err <- err
+	}()
+	ok = true
+	log.Info("custos started", slog.String("url", a.URL), slog.String("db", a.DB.Dialect()), slog.String("version", Version))
+	return a, nil
+}
+
+// Wait blocks until the server stops by itself (an error) or ctx ends.
+func (a *App) Wait(ctx context.Context) error {
+	select {
+	case err := <-a.err:
+		return err
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// Close shuts down in reverse order: stop accepting, close WebSockets with
+// "going away", finish in-flight requests, flush the group-commit writer,
+// then close the database. Every acknowledged message is already committed.
+func (a *App) Close(ctx context.Context) error {
+	var errs []error
+	if a.srv != nil {
+		if a.Chat != nil {
+			a.Chat.Shutdown(ctx)
+		}
+		if err := a.srv.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+			a.srv.Close()
+		}
+	}
+	if a.Store != nil {
+		a.Store.Close()
+	}
+	if a.DB != nil {
+		errs = append(errs, a.DB.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,226 @@
+// Package config loads Custos's settings once, from (in increasing
+// precedence) defaults, an optional JSON file, CUSTOS_* environment variables
+// and command-line flags, and validates them with messages that name the
+// setting. The result is a plain struct passed down; nothing reads settings
+// from globals.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of `custos serve` (and of the commands that open
+// the database). docs/configuration.md documents each one.
+type Config struct {
+	Addr        string        `json:"addr"`         // listen address
+	Data        string        `json:"data"`         // data directory (SQLite file, attachments)
+	DB          string        `json:"db"`           // PostgreSQL URL; empty = embedded SQLite
+	TLSCert     string        `json:"tls_cert"`     // PEM certificate file; with tls_key enables HTTPS
+	TLSKey      string        `json:"tls_key"`      // PEM key file
+	LogLevel    string        `json:"log_level"`    // debug, info, warn, error
+	LogFormat   string        `json:"log_format"`   // json or text
+	RequireTOTP bool          `json:"require_totp"` // every agent must enrol an authenticator
+	SessionIdle time.Duration `json:"-"`
+	SessionMax  time.Duration `json:"-"`
+	// SessionIdleS/SessionMaxS are the file/env form (durations like "12h").
+	SessionIdleS string `json:"session_idle"`
+	SessionMaxS  string `json:"session_max"`
+
+	SiteKey        string   `json:"site_key"`        // public key the widget sends
+	IdentitySecret string   `json:"identity_secret"` // HS256 secret for customer identity tokens
+	AllowedOrigins []string `json:"allowed_origins"` // origins allowed to open chat WebSockets ("*" = any)
+
+	ShutdownTimeout time.Duration `json:"-"`
+}
+
+// Defaults returns the built-in settings.
+func Defaults() Config {
+	return Config{
+		Addr:            "127.0.0.1:8080",
+		Data:            "./data",
+		LogLevel:        "info",
+		LogFormat:       "text",
+		SessionIdle:     12 * time.Hour,
+		SessionMax:      7 * 24 * time.Hour,
+		SiteKey:         "demo",
+		AllowedOrigins:  []string{"*"},
+		ShutdownTimeout: 10 * time.Second,
+	}
+}
+
+// Load reads settings for a command: fs must already hold the command's own
+// flags; Load adds the common ones, parses args and merges the sources.
+func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
+	c := Defaults()
+	var (
+		file                            string
+		addr, data, db, cert, key       string
+		logLevel, logFormat, siteKey    string
+		origins, identity, idle, maxAge string
+		requireTOTP                     string
+	)
+	fs.StringVar(&file, "config", "", "optional JSON config file (env CUSTOS_CONFIG)")
+	fs.StringVar(&addr, "addr", "", "listen address host:port (env CUSTOS_ADDR; default 127.0.0.1:8080)")
+	fs.StringVar(&data, "data", "", "data directory (env CUSTOS_DATA; default ./data)")
+	fs.StringVar(&db, "db", "", "PostgreSQL URL; empty means embedded SQLite in the data directory (env CUSTOS_DB)")
+	fs.StringVar(&cert, "tls-cert", "", "TLS certificate PEM file (env CUSTOS_TLS_CERT)")
+	fs.StringVar(&key, "tls-key", "", "TLS key PEM file (env CUSTOS_TLS_KEY)")
+	fs.StringVar(&logLevel, "log-level", "", "debug|info|warn|error (env CUSTOS_LOG_LEVEL; default info)")
+	fs.StringVar(&logFormat, "log-format", "", "text|json (env CUSTOS_LOG_FORMAT; default text)")
+	fs.StringVar(&siteKey, "site-key", "", "widget site key (env CUSTOS_SITE_KEY; default demo)")
+	fs.StringVar(&identity, "identity-secret", "", "HS256 secret for customer identity tokens (env CUSTOS_IDENTITY_SECRET; prefer the env or file)")
+	fs.StringVar(&origins, "allowed-origins", "", "comma-separated origins allowed to open chat (env CUSTOS_ALLOWED_ORIGINS; default *)")
+	fs.StringVar(&idle, "session-idle", "", "agent session idle timeout, e.g. 12h (env CUSTOS_SESSION_IDLE)")
+	fs.StringVar(&maxAge, "session-max", "", "agent session absolute lifetime, e.g. 168h (env CUSTOS_SESSION_MAX)")
+	fs.StringVar(&requireTOTP, "require-totp", "", "true: every agent must use an authenticator (env CUSTOS_REQUIRE_TOTP)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if file == "" {
+		file = getenv("CUSTOS_CONFIG")
+	}
+	if file != "" {
+		if err := c.readFile(file); err != nil {
+			return c, err
+		}
+	}
+	// env, then flags: later wins.
+	set := func(dst *string, env, flagVal string) {
+		if v := getenv(env); v != "" {
+			*dst = v
+		}
+		if flagVal != "" {
+			*dst = flagVal
+		}
+	}
+	set(&c.Addr, "CUSTOS_ADDR", addr)
+	set(&c.Data, "CUSTOS_DATA", data)
+	set(&c.DB, "CUSTOS_DB", db)
+	set(&c.TLSCert, "CUSTOS_TLS_CERT", cert)
+	set(&c.TLSKey, "CUSTOS_TLS_KEY", key)
+	set(&c.LogLevel, "CUSTOS_LOG_LEVEL", logLevel)
+	set(&c.LogFormat, "CUSTOS_LOG_FORMAT", logFormat)
+	set(&c.SiteKey, "CUSTOS_SITE_KEY", siteKey)
+	set(&c.IdentitySecret, "CUSTOS_IDENTITY_SECRET", identity)
+	set(&c.SessionIdleS, "CUSTOS_SESSION_IDLE", idle)
+	set(&c.SessionMaxS, "CUSTOS_SESSION_MAX", maxAge)
+	var o string
+	set(&o, "CUSTOS_ALLOWED_ORIGINS", origins)
+	if o != "" {
+		c.AllowedOrigins = splitList(o)
+	}
+	var rt string
+	set(&rt, "CUSTOS_REQUIRE_TOTP", requireTOTP)
+	if rt != "" {
+		b, err := strconv.ParseBool(rt)
+		if err != nil {
+			return c, fmt.Errorf("require_totp: %q is not true or false", rt)
+		}
+		c.RequireTOTP = b
+	}
+	return c, c.Validate()
+}
+
+func (c *Config) readFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Validate checks every setting and names the first bad one.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
+	}
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("addr", "%q is not host:port", c.Addr)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		bad("addr", "port %q is not 0-65535", port)
+	}
+	if strings.TrimSpace(c.Data) == "" {
+		bad("data", "must not be empty")
+	} else {
+		c.Data = filepath.Clean(c.Data)
+	}
+	if c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") {
+		bad("db", "must be a postgres:// URL (or empty for the embedded SQLite store)")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("tls_cert/tls_key", "give both or neither")
+	}
+	for _, f := range []struct{ name, path string }{{"tls_cert", c.TLSCert}, {"tls_key", c.TLSKey}} {
+		if f.path != "" {
+			if _, err := os.Stat(f.path); err != nil {
+				bad(f.name, "%v", err)
+			}
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		bad("log_format", "%q is not text or json", c.LogFormat)
+	}
+	if c.SiteKey == "" || len(c.SiteKey) > 64 {
+		bad("site_key", "must be 1-64 characters")
+	}
+	if c.IdentitySecret != "" && len(c.IdentitySecret) < 32 {
+		bad("identity_secret", "must be at least 32 characters")
+	}
+	for _, o := range c.AllowedOrigins {
+		if o != "*" && strings.ContainsAny(o, " /") {
+			bad("allowed_origins", "%q must be a host pattern such as exchange.example or *.exchange.example", o)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		s    string
+		dst  *time.Duration
+	}{{"session_idle", c.SessionIdleS, &c.SessionIdle}, {"session_max", c.SessionMaxS, &c.SessionMax}} {
+		if d.s == "" {
+			continue
+		}
+		v, err := time.ParseDuration(d.s)
+		if err != nil || v < time.Minute {
+			bad(d.name, "%q is not a duration of at least 1m (e.g. 12h)", d.s)
+			continue
+		}
+		*d.dst = v
+	}
+	return errors.Join(errs...)
+}
+
+// TLS reports whether HTTPS is configured.
+func (c Config) TLS() bool { return c.TLSCert != "" }

@@ -1,0 +1,68 @@
+package config
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func load(t *testing.T, args []string, env map[string]string) (Config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(new(strings.Builder))
+	return Load(fs, args, func(k string) string { return env[k] })
+}
+
+func TestPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "custos.json")
+	if err := os.WriteFile(file, []byte(`{"addr":"127.0.0.1:7000","data":"/from/file","log_level":"warn"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := load(t, []string{"--config", file, "--addr", "127.0.0.1:9000"}, map[string]string{"CUSTOS_DATA": "/from/env"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9000" || c.Data != "/from/env" || c.LogLevel != "warn" {
+		t.Fatalf("got addr=%s data=%s level=%s", c.Addr, c.Data, c.LogLevel)
+	}
+	c, err = load(t, nil, nil)
+	if err != nil || c.Addr != "127.0.0.1:8080" || c.Data != "data" {
+		t.Fatalf("defaults: %+v %v", c, err)
+	}
+}
+
+func TestInvalidNamesTheSetting(t *testing.T) {
+	cases := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--addr", "nope"}, nil, "addr:"},
+		{[]string{"--addr", "127.0.0.1:99999"}, nil, "addr:"},
+		{[]string{"--db", "mysql://x"}, nil, "db:"},
+		{[]string{"--tls-cert", "/nonexistent.pem"}, nil, "tls_cert/tls_key"},
+		{nil, map[string]string{"CUSTOS_LOG_LEVEL": "loud"}, "log_level:"},
+		{nil, map[string]string{"CUSTOS_LOG_FORMAT": "xml"}, "log_format:"},
+		{nil, map[string]string{"CUSTOS_IDENTITY_SECRET": "short"}, "identity_secret:"},
+		{nil, map[string]string{"CUSTOS_SESSION_IDLE": "soon"}, "session_idle:"},
+		{nil, map[string]string{"CUSTOS_REQUIRE_TOTP": "maybe"}, "require_totp:"},
+		{nil, map[string]string{"CUSTOS_ALLOWED_ORIGINS": "https://x.example/path"}, "allowed_origins:"},
+	}
+	for _, tc := range cases {
+		_, err := load(t, tc.args, tc.env)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v %v: error %v, want it to name %q", tc.args, tc.env, err, tc.want)
+		}
+	}
+}
+
+func TestConfigFileUnknownField(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.json")
+	os.WriteFile(file, []byte(`{"adr":"x"}`), 0o600)
+	if _, err := load(t, []string{"--config", file}, nil); err == nil || !strings.Contains(err.Error(), "adr") {
+		t.Fatalf("want unknown field error, got %v", err)
+	}
+}

@@ -1,0 +1,297 @@
+package tickets
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"custos/internal/desk"
+	"custos/internal/realtime"
+	"custos/internal/store"
+)
+
+// Update applies p to ticket id, recording one event per changed field.
+func (s *Service) Update(ctx context.Context, a Actor, id int64, p Patch) (desk.Ticket, error) {
+	var t desk.Ticket
+	var sysMsg *desk.Message
+	var changed []desk.Event
+	err := s.st.Write(ctx, func(tx store.Tx) error {
+		var err error
+		t, err = tx.GetTicket(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !a.CanSee(t) {
+			return desk.NotFound("ticket")
+		}
+		if t.Status == desk.StatusClosed {
+			return desk.Errorf(desk.EConflict, "the ticket is closed; open a follow-up instead")
+		}
+		old := t
+		apply(&t, p)
+		if err := t.Validate(); err != nil {
+			return err
+		}
+		if t.AssigneeID != old.AssigneeID && t.AssigneeID != 0 && t.AssigneeID != a.ID && !a.CanAssign {
+			return desk.Errorf(desk.EForbidden, "you may not assign tickets to others")
+		}
+		if err := checkRefs(ctx, tx, teamIfChanged(t, old), assigneeIfChanged(t, old)); err != nil {
+			return err
+		}
+		now := s.now()
+		if t.Status == desk.StatusSolved && old.Status != desk.StatusSolved {
+			t.SolvedAt = &now
+		} else if t.Status != desk.StatusSolved && t.Status != desk.StatusClosed {
+			t.SolvedAt = nil
+		}
+		changed = diff(old, t, a)
+		if len(changed) == 0 {
+			return nil
+		}
+		if err := tx.UpdateTicket(ctx, &t); err != nil {
+			return err
+		}
+		for i := range changed {
+			if err := tx.AddEvent(ctx, &changed[i]); err != nil {
+				return err
+			}
+		}
+		if t.Channel == desk.ChannelChat && t.AssigneeID != 0 && t.AssigneeID != old.AssigneeID {
+			if sysMsg, err = s.joinedMessage(ctx, tx, &t); err != nil {
+				return err
+			}
+		}
+		detail := map[string]any{}
+		for _, e := range changed {
+			detail[e.Field] = map[string]string{"old": e.Old, "new": e.New}
+		}
+		return s.audit(ctx, tx, a, "ticket.update", t.ID, detail)
+	})
+	if err != nil {
+		return desk.Ticket{}, err
+	}
+	if len(changed) > 0 {
+		s.publish(realtime.Event{Type: realtime.TicketUpdated, Ticket: t, Actor: a.Kind, ActorID: a.ID})
+	}
+	if sysMsg != nil {
+		s.publish(realtime.Event{Type: realtime.MessageCreated, Ticket: t, Message: sysMsg, Actor: desk.AuthorSystem})
+	}
+	return t, nil
+}
+
+// joinedMessage tells a chat customer that a person has taken their chat.
+func (s *Service) joinedMessage(ctx context.Context, tx store.Tx, t *desk.Ticket) (*desk.Message, error) {
+	ag, err := tx.GetAgent(ctx, t.AssigneeID)
+	if err != nil {
+		return nil, err
+	}
+	m := desk.Message{TicketID: t.ID, AuthorKind: desk.AuthorSystem, AuthorName: "Custos", Text: ag.Name + " joined the conversation"}
+	if _, err := tx.AppendMessage(ctx, &m); err != nil {
+		return nil, err
+	}
+	t.LastSeq = m.Seq
+	return &m, nil
+}
+
+func teamIfChanged(t, old desk.Ticket) int64 {
+	if t.TeamID != old.TeamID {
+		return t.TeamID
+	}
+	return 0
+}
+
+func assigneeIfChanged(t, old desk.Ticket) int64 {
+	if t.AssigneeID != old.AssigneeID {
+		return t.AssigneeID
+	}
+	return 0
+}
+
+func apply(t *desk.Ticket, p Patch) {
+	if p.Subject != nil {
+		t.Subject = strings.TrimSpace(*p.Subject)
+	}
+	if p.Status != nil {
+		t.Status = *p.Status
+	}
+	if p.Priority != nil {
+		t.Priority = *p.Priority
+	}
+	if p.Category != nil {
+		t.Category = *p.Category
+	}
+	if p.TeamID != nil {
+		t.TeamID = *p.TeamID
+	}
+	if p.AssigneeID != nil {
+		t.AssigneeID = *p.AssigneeID
+	}
+	if p.Tags != nil {
+		t.Tags = append([]string{}, (*p.Tags)...)
+	}
+	if p.Custom != nil {
+		t.Custom = make(map[string]string, len(*p.Custom))
+		for k, v := range *p.Custom {
+			t.Custom[k] = v
+		}
+	}
+	if p.Language != nil {
+		t.Language = *p.Language
+	}
+}
+
+func diff(old, t desk.Ticket, a Actor) []desk.Event {
+	var out []desk.Event
+	add := func(field, o, n string) {
+		if o != n {
+			out = append(out, desk.Event{TicketID: t.ID, ActorKind: a.Kind, ActorID: a.ID, Field: field, Old: o, New: n})
+		}
+	}
+	i := func(v int64) string {
+		if v == 0 {
+			return ""
+		}
+		return strconv.FormatInt(v, 10)
+	}
+	add("subject", old.Subject, t.Subject)
+	add("status", string(old.Status), string(t.Status))
+	add("priority", string(old.Priority), string(t.Priority))
+	add("category", old.Category, t.Category)
+	add("team_id", i(old.TeamID), i(t.TeamID))
+	add("assignee_id", i(old.AssigneeID), i(t.AssigneeID))
+	add("tags", strings.Join(old.Tags, ","), strings.Join(t.Tags, ","))
+	add("language", old.Language, t.Language)
+	add("custom", customString(old.Custom), customString(t.Custom))
+	return out
+}
+
+func customString(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	// small maps: insertion sort keeps this dependency-free and stable
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k + "=" + m[k] + ";")
+	}
+	return b.String()
+}
+
+// AddMessage appends a reply or note to ticket ticketID. A resend with the
+// same ClientID returns the stored message and dup=true.
+func (s *Service) AddMessage(ctx context.Context, a Actor, ticketID int64, in MessageInput) (desk.Message, bool, error) {
+	var (
+		m      desk.Message
+		t      desk.Ticket
+		dup    bool
+		before desk.Ticket
+	)
+	err := s.st.Write(ctx, func(tx store.Tx) error {
+		var err error
+		t, err = tx.GetTicket(ctx, ticketID)
+		if err != nil {
+			return err
+		}
+		if !a.CanSee(t) {
+			return desk.NotFound("ticket")
+		}
+		before = t
+		m, dup, err = s.appendTx(ctx, tx, a, &t, in)
+		return err
+	})
+	if err != nil {
+		return desk.Message{}, false, err
+	}
+	if !dup {
+		s.publish(realtime.Event{Type: realtime.MessageCreated, Ticket: t, Message: &m, Actor: a.Kind, ActorID: a.ID})
+		if t.Status != before.Status || t.AssigneeID != before.AssigneeID {
+			s.publish(realtime.Event{Type: realtime.TicketUpdated, Ticket: t, Actor: a.Kind, ActorID: a.ID})
+		}
+	}
+	return m, dup, nil
+}
+
+// appendTx appends in to t inside tx, applying the side effects of a reply:
+// a customer writing reopens a pending or solved ticket; an agent's public
+// reply opens a new ticket and takes an unassigned one. t is updated in place.
+func (s *Service) appendTx(ctx context.Context, tx store.Tx, a Actor, t *desk.Ticket, in MessageInput) (desk.Message, bool, error) {
+	if t.Status == desk.StatusClosed {
+		return desk.Message{}, false, desk.Errorf(desk.EConflict, "the ticket is closed; open a follow-up instead")
+	}
+	m := desk.Message{
+		TicketID: t.ID, AuthorKind: a.Kind, AuthorID: a.ID, AuthorName: a.Name,
+		Internal: in.Internal, Text: in.Text, HTML: in.HTML, ClientID: in.ClientID,
+	}
+	if len(in.AttachmentIDs) > desk.MaxAttachments {
+		return m, false, &desk.Error{Code: desk.EInvalid, Message: "validation failed", Fields: map[string]string{"attachment_ids": "at most 10 attachments"}}
+	}
+	for i, id := range in.AttachmentIDs {
+		att, err := tx.GetAttachment(ctx, id)
+		field := "attachment_ids[" + strconv.Itoa(i) + "]"
+		if err != nil {
+			if desk.ErrorCode(err) == desk.ENotFound {
+				return m, false, &desk.Error{Code: desk.EInvalid, Message: "validation failed", Fields: map[string]string{field: "no such attachment"}}
+			}
+			return m, false, err
+		}
+		if att.UploaderKind != a.Kind || att.UploaderID != a.ID || (att.TicketID != 0 && att.TicketID != t.ID) {
+			return m, false, &desk.Error{Code: desk.EInvalid, Message: "validation failed", Fields: map[string]string{field: "not an attachment you uploaded"}}
+		}
+		if att.TicketID == 0 {
+			if err := tx.LinkAttachment(ctx, id, t.ID); err != nil {
+				return m, false, err
+			}
+			att.TicketID = t.ID
+		}
+		m.Attachments = append(m.Attachments, att)
+	}
+	if err := m.Validate(); err != nil {
+		return m, false, err
+	}
+	dup, err := tx.AppendMessage(ctx, &m)
+	if err != nil || dup {
+		return m, dup, err
+	}
+	t.LastSeq = m.Seq
+	old := *t
+	switch {
+	case a.Kind == desk.AuthorContact && (t.Status == desk.StatusPending || t.Status == desk.StatusSolved):
+		t.Status = desk.StatusOpen
+		t.SolvedAt = nil
+	case a.Kind == desk.AuthorAgent && !m.Internal:
+		if t.Status == desk.StatusNew {
+			t.Status = desk.StatusOpen
+		}
+		if t.AssigneeID == 0 {
+			t.AssigneeID = a.ID
+		}
+	}
+	if a.Kind == desk.AuthorAgent && !m.Internal && t.FirstResponseAt == nil {
+		at := m.CreatedAt
+		t.FirstResponseAt = &at
+	}
+	if a.Kind == desk.AuthorContact {
+		at := m.CreatedAt
+		t.LastCustomerMsgAt = &at
+	}
+	t.UpdatedAt = m.CreatedAt
+	if evs := diff(old, *t, a); len(evs) > 0 {
+		if err := tx.UpdateTicket(ctx, t); err != nil {
+			return m, false, err
+		}
+		for i := range evs {
+			if err := tx.AddEvent(ctx, &evs[i]); err != nil {
+				return m, false, err
+			}
+		}
+	}
+	err = s.audit(ctx, tx, a, "message.create", t.ID, map[string]any{"seq": m.Seq, "internal": m.Internal, "length": utf8.RuneCountInString(m.Text), "attachments": len(m.Attachments)})
+	return m, false, err
+}
