@@ -15,5 +15,5 @@ for app in console widget; do
   find "$out" -mindepth 1 ! -name .keep -delete
   cp -r "$dir/dist/." "$out/"
 done
-if [ -f web/widget/demo.html ]; then cp web/widget/demo.html internal/webui/dist/widget/demo.html; fi
+cp web/widget/demo.html web/widget/demo.js internal/webui/dist/widget/
 echo "build-web: console and widget built into internal/webui/dist"

@@ -128,7 +128,7 @@ test('attachments go both ways with sniffed types', async () => {
 test('both sides recover after the server is killed and restarted', async () => {
   const customer = await openWidget(server.url, { width: 390, height: 780 });
   await widgetSend(customer.page, 'Before the restart');
-  await customer.page.locator('[data-testid="custos-message"][data-author-kind="contact"][data-state="delivered"]', { hasText: 'Before the restart' }).waitFor({ timeout: 15000 });
+  await customer.page.locator('[data-testid="custos-message"][data-author-kind="contact"]:is([data-state="delivered"], [data-state="read"])', { hasText: 'Before the restart' }).waitFor({ timeout: 15000 });
 
   const agentCtx = await browser.newContext();
   const agent = await agentCtx.newPage();
@@ -145,7 +145,7 @@ test('both sides recover after the server is killed and restarted', async () => 
   server = await startServer(dataDir, server.addr);
 
   await customer.page.locator('[data-testid="custos-status"][data-status="online"]').waitFor({ timeout: 40000 });
-  await customer.page.locator('[data-testid="custos-message"][data-author-kind="contact"][data-state="delivered"]', { hasText: 'Typed while offline' }).waitFor({ timeout: 20000 });
+  await customer.page.locator('[data-testid="custos-message"][data-author-kind="contact"]:is([data-state="delivered"], [data-state="read"])', { hasText: 'Typed while offline' }).waitFor({ timeout: 20000 });
   await agent.locator('[data-testid="ws-status"][data-state="connected"]').waitFor({ timeout: 40000 });
   await agent.locator('[data-testid="timeline-message"]', { hasText: 'Typed while offline' }).waitFor({ timeout: 20000 });
   await agent.getByTestId('composer-text').fill('Still here after the restart');

@@ -101,13 +101,17 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, erro
 		return nil, err
 	}
 	a.Store = store.NewBatcher(a.DB, store.BatchOptions{})
+	reg := prometheus.NewRegistry()
+	// Every service sees the instrumented group-commit store: one place
+	// times every transaction (custos_db_seconds).
+	st := httpapi.InstrumentStore(a.Store, reg)
 	a.Hub = realtime.NewHub(realtime.HubOptions{})
-	a.Auth = auth.NewService(a.Store, auth.Options{
+	a.Auth = auth.NewService(st, auth.Options{
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax,
 		RequireTOTP: cfg.RequireTOTP, Secure: cfg.TLS(),
 	})
-	a.Tickets = tickets.New(a.Store, a.Hub)
-	if a.Attach, err = attach.New(cfg.Data, a.Store, attach.Options{}); err != nil {
+	a.Tickets = tickets.New(st, a.Hub)
+	if a.Attach, err = attach.New(cfg.Data, st, attach.Options{}); err != nil {
 		return nil, err
 	}
 	secret := []byte(cfg.IdentitySecret)
@@ -121,12 +125,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, erro
 	}
 	a.Chat = chat.New(chat.Config{
 		SiteKey: cfg.SiteKey, IdentitySecret: secret, AllowedOrigins: cfg.AllowedOrigins,
-	}, chat.Deps{Store: a.Store, Tickets: a.Tickets, Hub: a.Hub, Attach: a.Attach, Logger: log})
+	}, chat.Deps{Store: st, Tickets: a.Tickets, Hub: a.Hub, Attach: a.Attach, Logger: log})
 
-	reg := prometheus.NewRegistry()
+	registerGauges(reg, a)
 	a.HTTP = httpapi.New(httpapi.Config{TLS: cfg.TLS()}, httpapi.Deps{
-		Store: a.Store, Auth: a.Auth, Tickets: a.Tickets, Attach: a.Attach, AgentStream: a.Chat,
-		Logger: log, Registry: reg, Version: Version,
+		Store: st, Auth: a.Auth, Tickets: a.Tickets, Attach: a.Attach, AgentStream: a.Chat,
+		Publisher: a.Hub, Logger: log, Registry: reg, Version: Version,
 	})
 	mux := http.NewServeMux()
 	a.Chat.Register(mux)
@@ -134,7 +138,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, erro
 	ui := webui.New()
 	a.HTTP.Handle("GET /widget.js", ui.Widget())
 	a.HTTP.Handle("GET /demo/", ui.Widget())
-	a.HTTP.Handle("GET /", ui.Console())
+	a.HTTP.Handle("/", ui.Console())
 
 	a.srv = &http.Server{
 		Handler:           a.HTTP.Handler(),
@@ -166,6 +170,24 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, erro
 	ok = true
 	log.Info("custos started", slog.String("url", a.URL), slog.String("db", a.DB.Dialect()), slog.String("version", Version))
 	return a, nil
+}
+
+// registerGauges exports the real-time and group-commit figures operators
+// watch: open chat connections, hub subscribers and drops, and how many
+// writes each commit carries.
+func registerGauges(reg *prometheus.Registry, a *App) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "custos_chat_connections", Help: "Open customer and agent WebSocket connections."},
+			func() float64 { return float64(a.Chat.Conns()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "custos_realtime_subscribers", Help: "Realtime hub subscriptions."},
+			func() float64 { return float64(a.Hub.Stats().Subscribers) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "custos_realtime_dropped_total", Help: "Subscribers cut off because they fell behind."},
+			func() float64 { return float64(a.Hub.Stats().Dropped) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "custos_store_commits_total", Help: "Group commits (transactions) written."},
+			func() float64 { b, _ := a.Store.Stats(); return float64(b) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "custos_store_writes_total", Help: "Writes carried by group commits."},
+			func() float64 { _, w := a.Store.Stats(); return float64(w) }),
+	)
 }
 
 // Wait blocks until the server stops by itself (an error) or ctx ends.

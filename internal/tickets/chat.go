@@ -66,6 +66,9 @@ func (s *Service) CustomerSend(ctx context.Context, c desk.Contact, in MessageIn
 			if c.VIPTier > 0 {
 				t.Priority = desk.PriorityHigh
 			}
+			if t.TeamID, err = entryTeam(ctx, tx, c); err != nil {
+				return err
+			}
 			if err := t.Validate(); err != nil {
 				return err
 			}
@@ -96,6 +99,30 @@ func (s *Service) CustomerSend(ctx context.Context, c desk.Contact, in MessageIn
 		}
 	}
 	return m, t, dup, nil
+}
+
+// entryTeam is where a new chat lands until the routing engine decides
+// better: VIP customers go to the first VIP team (bypassing L1 and L2), others
+// to the first L1 team; 0 when the desk has no such team.
+func entryTeam(ctx context.Context, tx store.Tx, c desk.Contact) (int64, error) {
+	teams, err := tx.ListTeams(ctx)
+	if err != nil {
+		return 0, err
+	}
+	want := desk.TeamL1
+	if c.VIPTier > 0 {
+		want = desk.TeamVIP
+	}
+	var l1 int64
+	for _, tm := range teams {
+		if tm.Kind == want && (c.VIPTier == 0 || want == desk.TeamVIP) {
+			return tm.ID, nil
+		}
+		if tm.Kind == desk.TeamL1 && l1 == 0 {
+			l1 = tm.ID
+		}
+	}
+	return l1, nil
 }
 
 // CustomerMessages returns the customer-visible messages of one of the

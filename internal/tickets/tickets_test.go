@@ -171,7 +171,7 @@ func TestReplySideEffects(t *testing.T) {
 	ctx := context.Background()
 	c := f.contact
 	m, tk, dup, err := f.svc.CustomerSend(ctx, c, tickets.MessageInput{Text: "출금이 안 돼요\nhelp", ClientID: "m1"}, "ko")
-	if err != nil || dup || m.Seq != 1 || tk.Channel != desk.ChannelChat || tk.Subject != "출금이 안 돼요" || tk.Priority != desk.PriorityHigh {
+	if err != nil || dup || m.Seq != 1 || tk.Channel != desk.ChannelChat || tk.Subject != "출금이 안 돼요" || tk.Priority != desk.PriorityHigh || tk.TeamID != f.teamA {
 		t.Fatalf("first send: %+v %+v %v %v", m, tk, dup, err)
 	}
 	m2, tk2, dup, err := f.svc.CustomerSend(ctx, c, tickets.MessageInput{Text: "again", ClientID: "m1"}, "ko")

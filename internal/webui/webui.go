@@ -80,7 +80,10 @@ func (u *UI) Widget() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := "widget.js"
 		ctype := "text/javascript; charset=utf-8"
-		if strings.HasPrefix(r.URL.Path, "/demo") {
+		switch {
+		case r.URL.Path == "/demo/demo.js":
+			name = "demo.js"
+		case strings.HasPrefix(r.URL.Path, "/demo"):
 			name, ctype = "demo.html", "text/html; charset=utf-8"
 		}
 		b, err := fs.ReadFile(u.widget, name)

@@ -1,0 +1,97 @@
+package httpapi
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"custos/internal/auth"
+)
+
+// TestMFAPendingRestricted: with RequireTOTP, a password-only login gets a
+// session that may only reach me, logout and TOTP enrolment.
+func TestMFAPendingRestricted(t *testing.T) {
+	e := newEnv(t)
+	strict := New(Config{}, Deps{Store: e.st, Auth: auth.NewService(e.st, auth.Options{RequireTOTP: true}), Tickets: e.srv.tickets})
+	hs := httptest.NewServer(strict.Handler())
+	defer hs.Close()
+	e.ts = hs
+
+	r, c := e.login(t, "lead", testPassword, "")
+	var lr loginResponse
+	r.json(t, &lr)
+	if r.status != 200 || !lr.EnrollTOTP || c.cookie == "" {
+		t.Fatalf("login: %d %s", r.status, r.body)
+	}
+	for _, p := range []string{"/api/v1/tickets", "/api/v1/contacts", "/api/v1/agents", "/api/v1/ws"} {
+		if r := e.request(t, c, "GET", p, nil); r.status != 401 || r.errCode() != "mfa_required" {
+			t.Errorf("%s while MFA pending: %d %s", p, r.status, r.body)
+		}
+	}
+	if r := e.request(t, c, "PUT", "/api/v1/agents/me/presence", map[string]string{"presence": "online"}); r.status != 401 {
+		t.Errorf("presence while MFA pending: %d", r.status)
+	}
+	r = e.request(t, c, "GET", "/api/v1/auth/me", nil)
+	var me meResponse
+	r.json(t, &me)
+	if r.status != 200 || !me.MFAPending || len(me.Permissions) != 0 {
+		t.Fatalf("me while pending: %d %s", r.status, r.body)
+	}
+	r = e.request(t, c, "POST", "/api/v1/auth/totp/setup", nil)
+	var setup struct{ Secret string }
+	r.json(t, &setup)
+	code, _ := auth.TOTPCode(setup.Secret, time.Now())
+	if r = e.request(t, c, "POST", "/api/v1/auth/totp/enable", map[string]string{"secret": setup.Secret, "code": code}); r.status != 200 {
+		t.Fatalf("enable: %d %s", r.status, r.body)
+	}
+	if r = e.request(t, c, "GET", "/api/v1/tickets", nil); r.status != 200 {
+		t.Errorf("tickets after enrolling: %d %s", r.status, r.body)
+	}
+}
+
+// syncBuffer is a log sink safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestAccessLogHasNoSecrets(t *testing.T) {
+	e := newEnv(t)
+	var buf syncBuffer
+	logged := New(Config{}, Deps{Store: e.st, Auth: e.srv.auth, Tickets: e.srv.tickets, Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	hs := httptest.NewServer(logged.Handler())
+	defer hs.Close()
+	e.ts = hs
+	c := e.creds["admin"]
+	e.request(t, c, "POST", "/api/v1/contacts?secretq=1", map[string]string{"name": "Log Test", "phone": "+821099998888"}, "X-Request-Id", "req-log-1")
+	e.request(t, e.creds["writer"], "GET", "/api/v1/tickets/"+id(e.ticketA.ID), nil)
+	e.login(t, "agent", testPassword, "")
+	time.Sleep(10 * time.Millisecond) // the access log line is written after the response
+	out := buf.String()
+	for _, secret := range []string{c.cookie, c.csrf, e.creds["writer"].bearer, testPassword, "+821099998888", "secretq", "/api/v1/tickets/" + id(e.ticketA.ID)} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log contains %q:\n%s", secret, out)
+		}
+	}
+	for _, want := range []string{`"request_id":"req-log-1"`, `"route":"POST /api/v1/contacts"`, `"status":201`, `"route":"GET /api/v1/tickets/{id}"`, `"duration"`, `"bytes"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %s:\n%s", want, out)
+		}
+	}
+}
