@@ -151,8 +151,8 @@ func (t *Ticket) Validate() error {
 	oneOf(p, "priority", t.Priority, Priorities)
 	CheckText(p, "subject", t.Subject, MaxSubject, true)
 	CheckText(p, "category", t.Category, MaxTag, false)
-	CheckTags(p, "tags", t.Tags)
 	t.Tags = NormalizeTags(t.Tags)
+	CheckTags(p, "tags", t.Tags)
 	CheckLanguage(p, "language", t.Language)
 	if t.ContactID <= 0 {
 		p.Add("contact_id", "is required")
@@ -208,8 +208,8 @@ func (c *Contact) Validate() error {
 	if c.KYCLevel < 0 || c.KYCLevel > 9 {
 		p.Add("kyc_level", "must be 0-9")
 	}
-	CheckTags(p, "tags", c.Tags)
 	c.Tags = NormalizeTags(c.Tags)
+	CheckTags(p, "tags", c.Tags)
 	return p.Err()
 }
 
@@ -245,8 +245,8 @@ func (a *Agent) Validate() error {
 	for i, l := range a.Languages {
 		CheckLanguage(p, fmt.Sprintf("languages[%d]", i), l)
 	}
-	CheckTags(p, "skills", a.Skills)
 	a.Skills = NormalizeTags(a.Skills)
+	CheckTags(p, "skills", a.Skills)
 	return p.Err()
 }
 

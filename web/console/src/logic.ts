@@ -212,12 +212,14 @@ export function actorName(kind: string, id: number | undefined, lk: EventLookups
   }
   if (kind === 'contact') return 'Customer';
   if (kind === 'bot') return 'Bot';
+  if (kind === 'token') return 'Integration';
   return 'System';
 }
 
 /** "Alice changed status open → pending" */
 export function describeEvent(e: TicketEvent, lk: EventLookups): string {
   const actor = actorName(e.actor_kind, e.actor_id, lk);
+  if (e.field === 'created') return `${actor} opened the ticket`;
   const field = FIELD_LABELS[e.field] ?? e.field.replace(/_/g, ' ');
   const o = valueText(e.field, e.old, lk);
   const n = valueText(e.field, e.new, lk);
