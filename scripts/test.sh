@@ -52,6 +52,9 @@ if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted" >&2; exit 1; fi
 log "go test (SQLite and PostgreSQL)"
 go test -count=1 -timeout 15m ./... 2>&1 | tee /tmp/custos-go-test.log
 
+log "go test -race (concurrency-heavy packages)"
+go test -race -count=1 -timeout 10m ./internal/store/ ./internal/realtime/ ./internal/chat/ ./internal/tickets/ ./internal/auth/
+
 log "fuzz FuzzCreateTicket for $FUZZTIME"
 go test -run='^$' -fuzz='^FuzzCreateTicket$' -fuzztime="$FUZZTIME" ./internal/httpapi/
 

@@ -134,7 +134,11 @@ func benchAPI(ctx context.Context, e env, args []string) error {
 	defer floor.Close()
 	engine := floor.Dialect()
 
-	fmt.Fprintf(e.stderr, "bench api: %s, engine %s, %s per run\n", target.URL, engine, *dur)
+	fsync, err := bench.FsyncCost(tmp, 200)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "bench api: %s, engine %s, %s per run; one fsync here costs %.3f ms\n", target.URL, engine, *dur, float64(fsync.Microseconds())/1000)
 	var runs []bench.APIRun
 	for _, n := range counts {
 		fmt.Fprintf(e.stderr, "  %d clients: HTTP...", n)
@@ -163,7 +167,9 @@ func benchAPI(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	rep.FsyncMs = float64(fsync.Microseconds()) / 1000
 	bench.WriteAPITable(e.stdout, engine, runs)
+	fmt.Fprintf(e.stdout, "one 4 KiB write+fsync in the data directory: %.3f ms\n", rep.FsyncMs)
 	return bench.WriteJSONLine(e.stdout, rep)
 }
 

@@ -100,7 +100,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, erro
 	if a.DB, err = OpenDB(ctx, cfg); err != nil {
 		return nil, err
 	}
-	a.Store = store.NewBatcher(a.DB, store.BatchOptions{})
+	// SQLite has one writer: group commit shares each fsync among every
+	// write that queued meanwhile. PostgreSQL group-commits concurrent
+	// transactions itself, so there the writes go straight through.
+	a.Store = store.NewBatcher(a.DB, store.BatchOptions{PassThrough: a.DB.Dialect() == "postgres"})
 	reg := prometheus.NewRegistry()
 	// Every service sees the instrumented group-commit store: one place
 	// times every transaction (custos_db_seconds).

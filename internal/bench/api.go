@@ -262,6 +262,7 @@ type APIReport struct {
 	P99ms         float64  `json:"p99_ms"`
 	Ratio         float64  `json:"ratio"`
 	DurationSec   float64  `json:"duration_sec"`
+	FsyncMs       float64  `json:"fsync_ms"` // one 4 KiB write+fsync in the data directory, same run
 	Mix           string   `json:"mix"`
 	Runs          []APIRun `json:"runs"`
 }

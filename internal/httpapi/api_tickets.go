@@ -186,16 +186,14 @@ func (s *Server) createTicket(w http.ResponseWriter, r *http.Request, p auth.Pri
 		ci.Message = &m
 	}
 	return s.idempotent(w, r, p, "tickets", body, func(save saveFunc) (int, any, error) {
+		// The idempotency record commits in the same transaction as the
+		// ticket: a retry can never see one without the other.
+		ci.InTx = func(ctx context.Context, tx store.Tx, t desk.Ticket) error {
+			return save(ctx, tx, http.StatusCreated, t)
+		}
 		t, err := s.tickets.Create(r.Context(), actor(p), ci)
 		if err != nil {
 			return 0, nil, err
-		}
-		// The tickets service owns its transaction, so the key is
-		// recorded right after it commits; the in-flight claim covers the
-		// gap against concurrent retries.
-		ctx := context.WithoutCancel(r.Context())
-		if err := s.st.Write(ctx, func(tx store.Tx) error { return save(ctx, tx, http.StatusCreated, t) }); err != nil {
-			s.logger(r).WarnContext(ctx, "idempotency record not saved", "ticket_id", t.ID, "error", err.Error())
 		}
 		return http.StatusCreated, t, nil
 	})

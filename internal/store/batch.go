@@ -25,6 +25,12 @@ type BatchOptions struct {
 	// Queue bounds the writes waiting for the writer (default 4096); a full
 	// queue makes callers wait (back-pressure), bounded by their context.
 	Queue int
+	// PassThrough runs every Write directly and concurrently on the
+	// underlying store. For engines that group-commit by themselves and gain
+	// from concurrent transactions (PostgreSQL: concurrent commits share WAL
+	// flushes), funnelling everything through one connection would only
+	// serialise round trips.
+	PassThrough bool
 }
 
 // Batcher is a Store whose Write is group-committed: one writer goroutine
@@ -97,6 +103,16 @@ func (b *Batcher) Stats() (batches, writes int64) { return b.batches.Load(), b.w
 // queued, the outcome is always awaited (even if ctx ends) so that a nil
 // error is never lost and a non-nil error never hides a committed write.
 func (b *Batcher) Write(ctx context.Context, fn func(Tx) error) error {
+	if b.opt.PassThrough {
+		select {
+		case <-b.quit:
+			return ErrClosed
+		default:
+		}
+		b.batches.Add(1)
+		b.writes.Add(1)
+		return b.st.Write(ctx, fn)
+	}
 	r := &batchReq{ctx: context.WithoutCancel(ctx), fn: recovered(fn), done: make(chan error, 1)}
 	select {
 	case <-b.quit:

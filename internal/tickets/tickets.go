@@ -102,6 +102,10 @@ type CreateInput struct {
 	Custom     map[string]string
 	Language   string
 	Message    *MessageInput
+	// InTx, when set, runs last inside the creating transaction with the
+	// final ticket, so a caller's own record of the create (an idempotency
+	// key's stored response) commits or rolls back with it.
+	InTx func(ctx context.Context, tx store.Tx, t desk.Ticket) error
 }
 
 // MessageInput is a message to append.
@@ -221,6 +225,9 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (desk.Tic
 		if !a.CanSee(t) && a.Kind != desk.AuthorContact {
 			// Created but invisible to its creator would be a trap; refuse.
 			return desk.Errorf(desk.EForbidden, "you would not be able to see this ticket: set a team of yours or assign it to yourself")
+		}
+		if in.InTx != nil {
+			return in.InTx(ctx, tx, t)
 		}
 		return nil
 	})
