@@ -141,15 +141,23 @@ func readSecretLine(r io.Reader) (string, error) {
 	return line, nil
 }
 
-func cmdUser(ctx context.Context, e env, args []string) error {
+// subcommand splits "sub [flags]"; without a subcommand it prints usage.
+func subcommand(e env, args []string, usage string) (string, []string, error) {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintln(e.stdout, "Usage: custos user create|list|disable|enable|reset-password [flags]\n  passwords are read from standard input, never from argv")
+		fmt.Fprintln(e.stdout, usage)
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return errHelp
+			return "", nil, errHelp
 		}
-		return usageError{"missing subcommand"}
+		return "", nil, usageError{"missing subcommand"}
 	}
-	sub, rest := args[0], args[1:]
+	return args[0], args[1:], nil
+}
+
+func cmdUser(ctx context.Context, e env, args []string) error {
+	sub, rest, err := subcommand(e, args, "Usage: custos user create|list|disable|enable|reset-password [flags]\n  passwords are read from standard input, never from argv")
+	if err != nil {
+		return err
+	}
 	var login, name, role, email, teams string
 	cfg, _, err := loadConfig(e, "user "+sub, "user "+sub+" [flags]", rest, func(fs *flag.FlagSet) {
 		if sub != "list" {
@@ -247,14 +255,10 @@ func cmdUser(ctx context.Context, e env, args []string) error {
 }
 
 func cmdToken(ctx context.Context, e env, args []string) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintln(e.stdout, "Usage: custos token create --name N --scopes S | list | revoke --id N\n  scopes: "+strings.Join(auth.ValidScopes(), ","))
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return errHelp
-		}
-		return usageError{"missing subcommand"}
+	sub, rest, err := subcommand(e, args, "Usage: custos token create --name N --scopes S | list | revoke --id N\n  scopes: "+strings.Join(auth.ValidScopes(), ","))
+	if err != nil {
+		return err
 	}
-	sub, rest := args[0], args[1:]
 	var name, scopes string
 	var id int64
 	cfg, _, err := loadConfig(e, "token "+sub, "token "+sub+" [flags]", rest, func(fs *flag.FlagSet) {

@@ -100,7 +100,8 @@ func CheckClientID(p Problems, field, v string) {
 	}
 }
 
-func oneOf[T ~string](p Problems, field string, v T, valid []T) {
+// OneOf records a problem for field unless v is one of valid.
+func OneOf[T ~string](p Problems, field string, v T, valid []T) {
 	for _, x := range valid {
 		if v == x {
 			return
@@ -146,9 +147,9 @@ func (t *Ticket) Validate() error {
 		t.Custom = map[string]string{}
 	}
 	p := Problems{}
-	oneOf(p, "channel", t.Channel, Channels)
-	oneOf(p, "status", t.Status, Statuses)
-	oneOf(p, "priority", t.Priority, Priorities)
+	OneOf(p, "channel", t.Channel, Channels)
+	OneOf(p, "status", t.Status, Statuses)
+	OneOf(p, "priority", t.Priority, Priorities)
 	CheckText(p, "subject", t.Subject, MaxSubject, true)
 	CheckText(p, "category", t.Category, MaxTag, false)
 	t.Tags = NormalizeTags(t.Tags)
@@ -237,8 +238,8 @@ func (a *Agent) Validate() error {
 			p.Add("email", "must be a plain email address")
 		}
 	}
-	oneOf(p, "role", a.Role, Roles)
-	oneOf(p, "presence", a.Presence, Presences)
+	OneOf(p, "role", a.Role, Roles)
+	OneOf(p, "presence", a.Presence, Presences)
 	if a.ChatLimit < 0 || a.ChatLimit > 100 {
 		p.Add("chat_limit", "must be 0-100")
 	}
@@ -257,7 +258,7 @@ func (t *Team) Validate() error {
 	}
 	p := Problems{}
 	CheckText(p, "name", t.Name, MaxName, true)
-	oneOf(p, "kind", t.Kind, TeamKinds)
+	OneOf(p, "kind", t.Kind, TeamKinds)
 	CheckText(p, "business_hours", t.BusinessHours, 200, false)
 	return p.Err()
 }

@@ -144,7 +144,7 @@ func (s *Server) updateAgent(w http.ResponseWriter, r *http.Request, p auth.Prin
 	}
 	pr := desk.Problems{}
 	if in.Role != nil {
-		enumProblem(pr, "role", *in.Role, desk.Roles)
+		desk.OneOf(pr, "role", *in.Role, desk.Roles)
 	}
 	if p.Agent != nil && p.Agent.ID == id {
 		// An admin locking themselves out could leave nobody to undo it.
@@ -245,7 +245,7 @@ func (s *Server) setPresence(w http.ResponseWriter, r *http.Request, p auth.Prin
 		return err
 	}
 	pr := desk.Problems{}
-	enumProblem(pr, "presence", in.Presence, desk.Presences)
+	desk.OneOf(pr, "presence", in.Presence, desk.Presences)
 	if err := pr.Err(); err != nil {
 		return err
 	}

@@ -13,21 +13,6 @@ import (
 	"custos/internal/tickets"
 )
 
-// enumProblem records a problem when v is set and not one of valid, so an
-// unknown status or priority is named precisely before any service runs.
-func enumProblem[T ~string](p desk.Problems, field string, v T, valid []T) {
-	for _, x := range valid {
-		if v == x {
-			return
-		}
-	}
-	names := make([]string, len(valid))
-	for i, x := range valid {
-		names[i] = string(x)
-	}
-	p.Add(field, "must be one of: "+strings.Join(names, ", "))
-}
-
 func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	q := r.URL.Query()
 	pr := desk.Problems{}
@@ -46,13 +31,13 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if v := q.Get("status"); v != "" {
 		for _, st := range strings.Split(v, ",") {
 			st := desk.Status(strings.TrimSpace(st))
-			enumProblem(pr, "status", st, desk.Statuses)
+			desk.OneOf(pr, "status", st, desk.Statuses)
 			f.Statuses = append(f.Statuses, st)
 		}
 	}
 	if v := q.Get("channel"); v != "" {
 		f.Channel = desk.Channel(v)
-		enumProblem(pr, "channel", f.Channel, desk.Channels)
+		desk.OneOf(pr, "channel", f.Channel, desk.Channels)
 	}
 	desk.CheckText(pr, "q", f.Text, desk.MaxSubject, false)
 	desk.CheckText(pr, "tag", f.Tag, desk.MaxTag, false)
@@ -156,12 +141,12 @@ func (s *Server) createTicket(w http.ResponseWriter, r *http.Request, p auth.Pri
 		}
 	}
 	pr := desk.Problems{}
-	enumProblem(pr, "channel", in.Channel, desk.Channels)
+	desk.OneOf(pr, "channel", in.Channel, desk.Channels)
 	if in.Priority != "" {
-		enumProblem(pr, "priority", in.Priority, desk.Priorities)
+		desk.OneOf(pr, "priority", in.Priority, desk.Priorities)
 	}
 	if in.Status != "" {
-		enumProblem(pr, "status", in.Status, desk.Statuses)
+		desk.OneOf(pr, "status", in.Status, desk.Statuses)
 	}
 	if in.ContactID < 0 {
 		pr.Add("contact_id", "must be a contact id")
@@ -236,10 +221,10 @@ func (s *Server) updateTicket(w http.ResponseWriter, r *http.Request, p auth.Pri
 	}
 	pr := desk.Problems{}
 	if in.Status != nil {
-		enumProblem(pr, "status", *in.Status, desk.Statuses)
+		desk.OneOf(pr, "status", *in.Status, desk.Statuses)
 	}
 	if in.Priority != nil {
-		enumProblem(pr, "priority", *in.Priority, desk.Priorities)
+		desk.OneOf(pr, "priority", *in.Priority, desk.Priorities)
 	}
 	if in.TeamID != nil && *in.TeamID < 0 {
 		pr.Add("team_id", "must be a team id (0 = none)")
