@@ -1,0 +1,106 @@
+// The agent console on its own: login with a TOTP second factor, a new chat
+// appearing live in the inbox, and what a read-only role may not do.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import {
+  newDataDir, startServer, stopServer, launchBrowser, loginConsole, cleanup, DEMO_PASSWORD,
+} from '../lib.mjs';
+
+let dataDir, server, browser;
+
+before(async () => {
+  dataDir = newDataDir();
+  server = await startServer(dataDir);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  if (server) await stopServer(server);
+  cleanup(dataDir);
+});
+
+// RFC 6238 TOTP (SHA-1, 30 s, 6 digits) from a base32 secret.
+function totp(secret, at = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 30000)));
+  const h = createHmac('sha1', key).update(counter).digest();
+  const o = h[h.length - 1] & 0xf;
+  const n = ((h[o] & 0x7f) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3];
+  return String(n % 1e6).padStart(6, '0');
+}
+
+async function api(path, { method = 'GET', body, cookie, csrf } = {}) {
+  const headers = { 'Content-Type': 'application/json' };
+  if (cookie) headers.Cookie = cookie;
+  if (csrf) headers['X-CSRF-Token'] = csrf;
+  const r = await fetch(server.url + path, { method, headers, body: body ? JSON.stringify(body) : undefined });
+  const text = await r.text();
+  return { status: r.status, json: text ? JSON.parse(text) : null, cookie: r.headers.get('set-cookie')?.split(';')[0] };
+}
+
+test('TOTP-protected agent signs in with the authenticator code', async () => {
+  const login = await api('/api/v1/auth/login', { method: 'POST', body: { login: 'minji', password: DEMO_PASSWORD } });
+  assert.equal(login.status, 200);
+  const auth = { cookie: login.cookie, csrf: login.json.csrf_token };
+  const setup = await api('/api/v1/auth/totp/setup', { method: 'POST', ...auth });
+  assert.equal(setup.status, 200);
+  const enable = await api('/api/v1/auth/totp/enable', { method: 'POST', body: { secret: setup.json.secret, code: totp(setup.json.secret) }, ...auth });
+  assert.equal(enable.status, 200, JSON.stringify(enable.json));
+
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await page.goto(server.url + '/');
+  await page.getByTestId('login-login').fill('minji');
+  await page.getByTestId('login-password').fill(DEMO_PASSWORD);
+  await page.getByTestId('login-submit').click();
+  // Password accepted, second factor asked for.
+  await page.getByTestId('login-totp').waitFor({ timeout: 15000 });
+  await page.getByTestId('login-totp').fill('000000');
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('login-error').waitFor();
+  await page.getByTestId('login-totp').fill(totp(setup.json.secret));
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('presence-select').waitFor({ timeout: 15000 });
+  await ctx.close();
+});
+
+test('a new chat appears live in the inbox, and read-only roles cannot reply', async () => {
+  const ctx = await browser.newContext();
+  const agent = await ctx.newPage();
+  await loginConsole(agent, server.url, 'lead');
+  await agent.getByTestId('inbox-view-unassigned').click();
+  await agent.getByTestId('ws-status').and(agent.locator('[data-state="connected"]')).waitFor({ timeout: 15000 });
+  const before = await agent.getByTestId('ticket-row').count();
+
+  const cust = await browser.newContext();
+  const page = await cust.newPage();
+  await page.goto(server.url + '/demo/');
+  await page.getByTestId('custos-launcher').click();
+  await page.locator('[data-testid="custos-status"][data-status="online"]').waitFor({ timeout: 15000 });
+  await page.getByTestId('custos-input').fill('ฝากเงินแล้วยอดไม่เข้า (deposit not credited)');
+  await page.getByTestId('custos-send').click();
+
+  // No reload: the row arrives over the agent WebSocket.
+  await agent.getByTestId('ticket-row').filter({ hasText: 'deposit not credited' }).waitFor({ timeout: 15000 });
+  assert.equal(await agent.getByTestId('ticket-row').count(), before + 1);
+  await ctx.close();
+
+  // The auditor may read everything but write nothing.
+  const actx = await browser.newContext();
+  const auditor = await actx.newPage();
+  await loginConsole(auditor, server.url, 'auditor');
+  await auditor.getByTestId('inbox-view-all').click();
+  await auditor.getByTestId('ticket-row').filter({ hasText: 'deposit not credited' }).click({ timeout: 15000 });
+  await auditor.getByTestId('composer-text').fill('auditors cannot write').catch(() => {});
+  await auditor.getByTestId('composer-send').click({ timeout: 3000 }).catch(() => {});
+  await auditor.waitForTimeout(1000);
+  assert.equal(await page.locator('[data-testid="custos-message"]', { hasText: 'auditors cannot write' }).count(), 0);
+  await actx.close();
+  await cust.close();
+});
