@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -147,9 +148,31 @@ func New(cfg Config, deps Deps) *Server {
 	// Unknown API paths answer in the API's JSON error shape, not the
 	// mux's plain text (and never fall through to the console at /).
 	s.mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := s.allowedMethods(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.writeError(w, r, &desk.Error{Code: EMethodNotAllowed, Message: "method " + r.Method + " not allowed here; allowed: " + strings.Join(allow, ", ")})
+			return
+		}
 		s.writeError(w, r, desk.Errorf(desk.ENotFound, "no such endpoint"))
 	})
 	return s
+}
+
+// allowedMethods lists the methods that do have a route for r's path (the
+// catch-all aside), so a wrong method gets 405 with Allow, not 404.
+func (s *Server) allowedMethods(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/api/v1/" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // Handle mounts another handler (chat protocol, console, widget) on the

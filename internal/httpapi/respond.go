@@ -22,6 +22,10 @@ import (
 // attach and this package produces it.
 const codeUnsupportedType = "unsupported_type"
 
+// EMethodNotAllowed is the code of a known API path called with a method it
+// does not have (405, with an Allow header).
+const EMethodNotAllowed = "method_not_allowed"
+
 type errorBody struct {
 	Error errorDetail `json:"error"`
 }
@@ -50,6 +54,8 @@ func errorStatus(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case codeUnsupportedType:
 		return http.StatusUnsupportedMediaType
+	case EMethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	case desk.ELocked:
 		return http.StatusLocked
 	case desk.ERateLimited:

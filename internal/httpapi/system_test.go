@@ -117,3 +117,24 @@ func TestPanicRecovered(t *testing.T) {
 		t.Fatalf("panic: %d %s", rec.Code, rec.Body)
 	}
 }
+
+func TestWrongMethodIs405(t *testing.T) {
+	env := newEnv(t)
+	req, _ := http.NewRequest(http.MethodPut, env.ts.URL+"/api/v1/tickets", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || !strings.Contains(resp.Header.Get("Allow"), "GET") || !strings.Contains(resp.Header.Get("Allow"), "POST") {
+		t.Fatalf("PUT /api/v1/tickets: %d Allow=%q", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+	resp, err = http.Get(env.ts.URL + "/api/v1/nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown path: %d", resp.StatusCode)
+	}
+}
