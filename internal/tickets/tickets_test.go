@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -258,5 +259,51 @@ func TestConcurrentSendsKeepOrder(t *testing.T) {
 		if m.Seq != int64(i+1) {
 			t.Fatalf("message %d has seq %d", i, m.Seq)
 		}
+	}
+}
+
+func TestChatLimit(t *testing.T) {
+	f := setup(t) // alice: ChatLimit 3, team A
+	ctx := context.Background()
+	lead := tickets.Actor{Kind: desk.AuthorAgent, ID: f.bob.ID, Name: "Lead", All: true, CanAssign: true}
+	var ids []int64
+	for i := 0; i < 4; i++ {
+		c := desk.Contact{Name: "c", ExternalUID: "limit-" + string(rune('a'+i))}
+		c.Validate()
+		if err := f.st.Write(ctx, func(tx store.Tx) error { return tx.CreateContact(ctx, &c) }); err != nil {
+			t.Fatal(err)
+		}
+		_, tk, _, err := f.svc.CustomerSend(ctx, c, tickets.MessageInput{Text: "help", ClientID: "x"}, "en")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tk.ID)
+	}
+	alice := f.alice.ID
+	for _, id := range ids[:3] {
+		if _, err := f.svc.Update(ctx, lead, id, tickets.Patch{AssigneeID: &alice}); err != nil {
+			t.Fatalf("assign within limit: %v", err)
+		}
+	}
+	_, err := f.svc.Update(ctx, lead, ids[3], tickets.Patch{AssigneeID: &alice})
+	if desk.ErrorCode(err) != desk.EConflict || !strings.Contains(err.Error(), "limit of 3") {
+		t.Fatalf("4th chat must be refused: %v", err)
+	}
+	// Replying to a 4th chat does not take it either.
+	aa := tickets.Actor{Kind: desk.AuthorAgent, ID: alice, Name: "Alice", All: true}
+	if _, _, err := f.svc.AddMessage(ctx, aa, ids[3], tickets.MessageInput{Text: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := f.svc.Get(ctx, aa, ids[3])
+	if v.Ticket.AssigneeID != 0 {
+		t.Fatalf("reply over the limit assigned the chat: %+v", v.Ticket)
+	}
+	// Solving one frees a slot.
+	solved := desk.StatusSolved
+	if _, err := f.svc.Update(ctx, aa, ids[0], tickets.Patch{Status: &solved}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Update(ctx, lead, ids[3], tickets.Patch{AssigneeID: &alice}); err != nil {
+		t.Fatalf("after solving one: %v", err)
 	}
 }

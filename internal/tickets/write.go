@@ -2,6 +2,7 @@ package tickets
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -38,6 +39,11 @@ func (s *Service) Update(ctx context.Context, a Actor, id int64, p Patch) (desk.
 		}
 		if err := checkRefs(ctx, tx, teamIfChanged(t, old), assigneeIfChanged(t, old)); err != nil {
 			return err
+		}
+		if t.AssigneeID != old.AssigneeID {
+			if err := checkChatLimit(ctx, tx, t, t.AssigneeID); err != nil {
+				return err
+			}
 		}
 		now := s.now()
 		if t.Status == desk.StatusSolved && old.Status != desk.StatusSolved {
@@ -78,6 +84,28 @@ func (s *Service) Update(ctx context.Context, a Actor, id int64, p Patch) (desk.
 		s.publish(realtime.Event{Type: realtime.MessageCreated, Ticket: t, Message: sysMsg, Actor: desk.AuthorSystem})
 	}
 	return t, nil
+}
+
+// checkChatLimit refuses to give agentID another open chat when they
+// already carry their concurrent-chat limit (Agent.ChatLimit). Other
+// channels, closed-out tickets and unassignment are not limited.
+func checkChatLimit(ctx context.Context, tx store.Tx, t desk.Ticket, agentID int64) error {
+	if agentID == 0 || t.Channel != desk.ChannelChat || t.Status == desk.StatusSolved || t.Status == desk.StatusClosed {
+		return nil
+	}
+	ag, err := tx.GetAgent(ctx, agentID)
+	if err != nil {
+		return err
+	}
+	n, err := tx.CountOpenChats(ctx, agentID)
+	if err != nil {
+		return err
+	}
+	if n >= ag.ChatLimit {
+		return &desk.Error{Code: desk.EConflict, Message: fmt.Sprintf("%s is at their limit of %d concurrent chats", ag.Name, ag.ChatLimit),
+			Fields: map[string]string{"assignee_id": "agent is at their concurrent-chat limit"}}
+	}
+	return nil
 }
 
 // joinedMessage tells a chat customer that a person has taken their chat.
@@ -269,7 +297,9 @@ func (s *Service) appendTx(ctx context.Context, tx store.Tx, a Actor, t *desk.Ti
 		if t.Status == desk.StatusNew {
 			t.Status = desk.StatusOpen
 		}
-		if t.AssigneeID == 0 {
+		if t.AssigneeID == 0 && checkChatLimit(ctx, tx, *t, a.ID) == nil {
+			// Replying takes the ticket, unless that would put the agent
+			// over their concurrent-chat limit: then it stays in the queue.
 			t.AssigneeID = a.ID
 		}
 	}
