@@ -7,6 +7,11 @@
 // message before its commit returned, and never lets one slow connection hold
 // up another: every connection has one reader and one writer goroutine and
 // bounded queues, and is closed (4009) when it falls behind.
+//
+// Connections are cheap to hold open: the HTTP handler returns once the
+// WebSocket is set up (the socket is hijacked), the two connection
+// goroutines stay shallow because store calls run on the server's small
+// worker pools, and heartbeats come from one shared ticker.
 package chat
 
 import (
@@ -56,6 +61,18 @@ type Config struct {
 	// Token buckets per connection: all frames, and send frames.
 	FrameRate, FrameBurst float64 // default 20/s, 40
 	SendRate, SendBurst   float64 // default 5/s, 10
+
+	// New anonymous visitors per remote IP (IPv6: per /64): a token bucket
+	// of VisitorsPerMinute (default 30) with bursts of VisitorBurst
+	// (default 60); over it the hello is closed with 4008. Loopback peers
+	// are exempt unless LimitLoopbackVisitors is set.
+	VisitorsPerMinute, VisitorBurst float64
+	LimitLoopbackVisitors           bool
+
+	// Store workers for the connection goroutines: reads (default 4) and
+	// customer sends (default 64; they mostly wait for the group commit, so
+	// this bounds how many one commit carries).
+	ReadWorkers, WriteWorkers int
 }
 
 func (c *Config) defaults() {
@@ -80,6 +97,18 @@ func (c *Config) defaults() {
 	if c.SendRate <= 0 {
 		c.SendRate, c.SendBurst = 5, 10
 	}
+	if c.VisitorsPerMinute <= 0 {
+		c.VisitorsPerMinute, c.VisitorBurst = 30, 60
+	}
+	if c.VisitorBurst < 1 {
+		c.VisitorBurst = 1
+	}
+	if c.ReadWorkers <= 0 {
+		c.ReadWorkers = 4
+	}
+	if c.WriteWorkers <= 0 {
+		c.WriteWorkers = 64
+	}
 }
 
 // Deps are the services the chat front uses.
@@ -98,18 +127,25 @@ type Server struct {
 	d   Deps
 	log *slog.Logger
 
-	// ctx bounds every connection and the queue tracker; Shutdown cancels it.
+	// ctx bounds the store calls of connections, the pools, the heartbeat
+	// and the queue tracker; Shutdown cancels it after closing every
+	// connection. wg tracks all of them and every open connection (from
+	// add to remove).
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
 	queue    *queueTracker
 	sessions *sessions
+	visitors *visitorLimiter
+	reads    *storePool
+	writes   *storePool
 
 	mu        sync.Mutex
 	conns     map[*conn]struct{}
 	byContact map[int64][]*custConn
 	closing   bool
+	nextSlot  uint8
 }
 
 // New returns a server and starts its queue tracker; Shutdown stops both.
@@ -126,16 +162,53 @@ func New(cfg Config, d Deps) *Server {
 		cfg: cfg, d: d, log: d.Logger.With(slog.String("component", "chat")),
 		ctx: ctx, cancel: cancel,
 		sessions:  newSessions(d.Now, cfg.SessionTTL),
+		visitors:  newVisitorLimiter(cfg.VisitorsPerMinute, cfg.VisitorBurst, cfg.LimitLoopbackVisitors),
 		conns:     make(map[*conn]struct{}),
 		byContact: make(map[int64][]*custConn),
 	}
+	s.reads = newStorePool(ctx, &s.wg, cfg.ReadWorkers)
+	s.writes = newStorePool(ctx, &s.wg, cfg.WriteWorkers)
 	s.queue = newQueueTracker(d.Store, d.Hub, s.log)
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
 		s.queue.run(ctx)
 	}()
+	go func() {
+		defer s.wg.Done()
+		s.heartbeats(ctx)
+	}()
 	return s
+}
+
+// heartbeatSlots spreads the pings of one interval over that many ticks,
+// so 10,000 connections do not all ping at once.
+const heartbeatSlots = 16
+
+// heartbeats asks every connection's writer to ping once per heartbeat
+// interval: one ticker for the whole server instead of a timer per
+// connection. A connection whose reply queue is full is skipped (it is not
+// reading; its queue will cut it off).
+func (s *Server) heartbeats(ctx context.Context) {
+	t := time.NewTicker(max(s.cfg.HeartbeatInterval/heartbeatSlots, time.Millisecond))
+	defer t.Stop()
+	for slot := uint8(0); ; slot = (slot + 1) % heartbeatSlots {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		for c := range s.conns {
+			if c.slot == slot {
+				select {
+				case c.out <- pingItem:
+				default:
+				}
+			}
+		}
+		s.mu.Unlock()
+	}
 }
 
 // Register adds the customer routes to mux.
@@ -152,20 +225,27 @@ func (s *Server) Conns() int {
 	return len(s.conns)
 }
 
+// add registers an accepted connection; false once Shutdown has begun.
+// Every successful add must be paired with exactly one remove, when the
+// connection's goroutines are done: Shutdown waits for that.
 func (s *Server) add(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
 		return false
 	}
+	s.wg.Add(1)
+	c.slot = s.nextSlot
+	s.nextSlot = (s.nextSlot + 1) % heartbeatSlots
 	s.conns[c] = struct{}{}
 	return true
 }
 
 func (s *Server) remove(c *conn) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
 }
 
 // addCustomer registers a customer connection and returns the oldest ones
@@ -200,8 +280,9 @@ func (s *Server) removeCustomer(cc *custConn) {
 	}
 }
 
-// Shutdown closes every connection with 1001 and stops the queue tracker.
-// It returns when all connection goroutines have ended or ctx is done.
+// Shutdown closes every connection with 1001 and stops the queue tracker,
+// the heartbeat and the store pools. It returns when all connection
+// goroutines have ended or ctx is done.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true

@@ -4,7 +4,11 @@
 // queue; a subscriber that falls behind is cut off, never waited for.
 package realtime
 
-import "custos/internal/desk"
+import (
+	"sync"
+
+	"custos/internal/desk"
+)
 
 // Event types.
 const (
@@ -31,6 +35,29 @@ type Event struct {
 	Seq      int64  // read receipts: last seq read
 	AgentID  int64  // presence
 	Presence desk.Presence
+
+	// frame caches the encoding shared by the subscribers that render the
+	// event the same way (agent consoles); Deliver sets it.
+	frame *frameCache
+}
+
+type frameCache struct {
+	once sync.Once
+	b    []byte
+	err  error
+}
+
+// Frame returns encode(e), computed once per delivered event however many
+// subscribers ask: ten agent consoles receiving every message then cost one
+// encoding, not ten. Use it only for an encoding that is the same for every
+// subscriber that calls Frame (the agent console's frames); the result is
+// shared and must not be modified.
+func (e *Event) Frame(encode func(*Event) ([]byte, error)) ([]byte, error) {
+	if e.frame == nil {
+		return encode(e)
+	}
+	e.frame.once.Do(func() { e.frame.b, e.frame.err = encode(e) })
+	return e.frame.b, e.frame.err
 }
 
 // Publisher is what services need from the hub.

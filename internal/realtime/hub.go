@@ -27,7 +27,10 @@ type HubOptions struct {
 //
 // Customer connections subscribe by contact (one map lookup per event, so
 // 10,000+ connections cost nothing for events of other contacts) or by
-// ticket; agent consoles subscribe to everything and filter.
+// ticket; agent consoles subscribe to everything and filter. Queue events
+// (one per waiting chat whose position changed, so thousands when the line
+// is long) are for the waiting customers only and never reach agent
+// subscriptions.
 type Hub struct {
 	opts HubOptions
 
@@ -215,6 +218,7 @@ func (h *Hub) Publish(ev Event) {
 // other nodes).
 func (h *Hub) Deliver(e Event) {
 	ev := &e
+	ev.frame = new(frameCache)
 	var slow []*Subscription
 	h.mu.RLock()
 	if h.closed {
@@ -235,9 +239,11 @@ func (h *Hub) Deliver(e Event) {
 			}
 		}
 	}
-	for s := range h.agents {
-		if !h.send(s, ev) {
-			slow = append(slow, s)
+	if ev.Type != Queue {
+		for s := range h.agents {
+			if !h.send(s, ev) {
+				slow = append(slow, s)
+			}
 		}
 	}
 	h.mu.RUnlock()

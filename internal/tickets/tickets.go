@@ -212,9 +212,6 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (desk.Tic
 		if err := tx.AddEvent(ctx, &desk.Event{TicketID: t.ID, ActorKind: a.Kind, ActorID: a.ID, Field: "created", New: string(t.Status)}); err != nil {
 			return err
 		}
-		if err := s.audit(ctx, tx, a, "ticket.create", t.ID, map[string]any{"subject_len": utf8.RuneCountInString(t.Subject), "channel": t.Channel, "team_id": t.TeamID, "assignee_id": t.AssigneeID}); err != nil {
-			return err
-		}
 		if in.Message != nil {
 			m, _, err := s.appendTx(ctx, tx, a, &t, *in.Message)
 			if err != nil {
@@ -225,6 +222,15 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (desk.Tic
 		if !a.CanSee(t) && a.Kind != desk.AuthorContact {
 			// Created but invisible to its creator would be a trap; refuse.
 			return desk.Errorf(desk.EForbidden, "you would not be able to see this ticket: set a team of yours or assign it to yourself")
+		}
+		// Audit last: the chain head is a lock shared by every audited write.
+		if err := s.audit(ctx, tx, a, "ticket.create", t.ID, map[string]any{"subject_len": utf8.RuneCountInString(t.Subject), "channel": t.Channel, "team_id": t.TeamID, "assignee_id": t.AssigneeID}); err != nil {
+			return err
+		}
+		if msg != nil {
+			if err := s.auditMessage(ctx, tx, a, *msg); err != nil {
+				return err
+			}
 		}
 		if in.InTx != nil {
 			return in.InTx(ctx, tx, t)

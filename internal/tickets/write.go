@@ -232,7 +232,10 @@ func (s *Service) AddMessage(ctx context.Context, a Actor, ticketID int64, in Me
 		}
 		before = t
 		m, dup, err = s.appendTx(ctx, tx, a, &t, in)
-		return err
+		if err != nil || dup {
+			return err
+		}
+		return s.auditMessage(ctx, tx, a, m)
 	})
 	if err != nil {
 		return desk.Message{}, false, err
@@ -322,6 +325,12 @@ func (s *Service) appendTx(ctx context.Context, tx store.Tx, a Actor, t *desk.Ti
 			}
 		}
 	}
-	err = s.audit(ctx, tx, a, "message.create", t.ID, map[string]any{"seq": m.Seq, "internal": m.Internal, "length": utf8.RuneCountInString(m.Text), "attachments": len(m.Attachments)})
-	return m, false, err
+	return m, false, nil
+}
+
+// auditMessage records an appended message (never its text: it may hold
+// personal data). Callers do it last in their transaction: the audit chain
+// head is a lock every audited write shares, so it is held only briefly.
+func (s *Service) auditMessage(ctx context.Context, tx store.Tx, a Actor, m desk.Message) error {
+	return s.audit(ctx, tx, a, "message.create", m.TicketID, map[string]any{"seq": m.Seq, "internal": m.Internal, "length": utf8.RuneCountInString(m.Text), "attachments": len(m.Attachments)})
 }
