@@ -1,9 +1,9 @@
 package chat
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
-	"time"
 
 	"github.com/coder/websocket"
 
@@ -12,14 +12,18 @@ import (
 	"custos/internal/realtime"
 )
 
-// agentQueue is an agent console's event queue: a console follows every
-// ticket it may see, so it gets a deeper queue than a customer.
-const agentQueue = 256
+// agentQueue is an agent console's event queue. A console follows every
+// ticket it may see: at 2,000 customer messages a second that is 2,000+
+// events a second per console, and a console is worth far more than its
+// 64 KiB of queue (pointers to shared events). A console that still falls
+// 8,192 events behind is cut off (4009) and reloads.
+const agentQueue = 8192
 
 // ServeAgent serves the agent console's WebSocket. The HTTP layer has
 // authenticated p; the socket only accepts the console's own origin (the
 // library default), since a cookie-authenticated WebSocket is otherwise
-// open to cross-site hijacking.
+// open to cross-site hijacking. It returns once the socket is set up; the
+// connection lives on in its own goroutines.
 func (s *Server) ServeAgent(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	ws, err := websocket.Accept(w, r, nil)
 	if err != nil {
@@ -31,9 +35,11 @@ func (s *Server) ServeAgent(w http.ResponseWriter, r *http.Request, p auth.Princ
 		ws.Close(websocket.StatusGoingAway, "server shutting down")
 		return
 	}
-	defer s.remove(c)
-	defer c.close(websocket.StatusNormalClosure, "")
+	go s.runAgent(c, p)
+}
 
+func (s *Server) runAgent(c *conn, p auth.Principal) {
+	defer s.remove(c)
 	self := p.ActorID()
 	sub := s.d.Hub.SubscribeAgents(agentQueue, func(ev realtime.Event) bool {
 		switch ev.Type {
@@ -63,7 +69,7 @@ func (s *Server) ServeAgent(w http.ResponseWriter, r *http.Request, p auth.Princ
 func (s *Server) agentReader(c *conn, p auth.Principal) {
 	frames := newBucket(s.cfg.FrameRate, s.cfg.FrameBurst, s.d.Now())
 	for {
-		typ, data, err := c.ws.Read(s.ctx)
+		typ, data, err := c.ws.Read(context.Background())
 		if err != nil {
 			return
 		}
@@ -86,7 +92,7 @@ func (s *Server) agentReader(c *conn, p auth.Principal) {
 		case "ping":
 			c.enqueue(typeOnly{Type: "pong"})
 		case "typing", "read":
-			t, err := s.lookupTicket(s.ctx, f.TicketID)
+			t, err := s.pooledTicket(f.TicketID)
 			if err != nil || !p.CanSeeTicket(t) {
 				c.enqueue(errorFrame{Type: "error", Code: desk.ENotFound, Message: "ticket not found"})
 				continue
@@ -107,15 +113,20 @@ func (s *Server) agentReader(c *conn, p auth.Principal) {
 }
 
 func (s *Server) agentWriter(c *conn, sub *realtime.Subscription) {
-	hb := time.NewTicker(s.cfg.HeartbeatInterval)
-	defer hb.Stop()
 	for {
 		var err error
 		select {
 		case <-c.done:
 			return
 		case it := <-c.out:
-			err = c.write(it.b)
+			switch {
+			case it.ping:
+				c.heartbeat(2 * s.cfg.HeartbeatInterval)
+			case it.code != 0:
+				c.close(it.code, it.reason)
+			default:
+				err = c.write(it.b)
+			}
 		case ev, ok := <-sub.C:
 			if !ok {
 				if sub.Dropped() {
@@ -125,11 +136,10 @@ func (s *Server) agentWriter(c *conn, sub *realtime.Subscription) {
 				}
 				return
 			}
-			err = s.agentDeliver(c, ev)
-		case <-hb.C:
-			if c.ping(2*s.cfg.HeartbeatInterval) != nil {
-				c.close(websocket.StatusGoingAway, "heartbeat timeout")
-				return
+			// Every console renders an event the same way: encode it once.
+			var b []byte
+			if b, err = ev.Frame(agentFrame); err == nil && b != nil {
+				err = c.write(b)
 			}
 		}
 		if err != nil {
@@ -139,24 +149,26 @@ func (s *Server) agentWriter(c *conn, sub *realtime.Subscription) {
 	}
 }
 
-func (s *Server) agentDeliver(c *conn, ev *realtime.Event) error {
+// agentFrame encodes an event for agent consoles; nil for events they do
+// not get.
+func agentFrame(ev *realtime.Event) ([]byte, error) {
 	switch ev.Type {
 	case realtime.TicketCreated, realtime.TicketUpdated:
-		return c.writeJSON(agentTicketFrame{Type: "ticket", Ticket: ev.Ticket})
+		return json.Marshal(agentTicketFrame{Type: "ticket", Ticket: ev.Ticket})
 	case realtime.MessageCreated:
 		if ev.Message == nil {
-			return nil
+			return nil, nil
 		}
-		return c.writeJSON(agentMessageFrame{Type: "message", TicketID: ev.Ticket.ID, Message: ev.Message})
+		return json.Marshal(agentMessageFrame{Type: "message", TicketID: ev.Ticket.ID, Message: ev.Message})
 	case realtime.Typing:
-		return c.writeJSON(typingFrame{Type: "typing", TicketID: ev.Ticket.ID, Author: author{Kind: ev.Actor, Name: ev.Name}, On: ev.On})
+		return json.Marshal(typingFrame{Type: "typing", TicketID: ev.Ticket.ID, Author: author{Kind: ev.Actor, Name: ev.Name}, On: ev.On})
 	case realtime.Read:
-		return c.writeJSON(struct {
+		return json.Marshal(struct {
 			readFrame
 			Author author `json:"author"`
 		}{readFrame{Type: "read", TicketID: ev.Ticket.ID, Seq: ev.Seq}, author{Kind: ev.Actor, Name: ev.Name}})
 	case realtime.Presence:
-		return c.writeJSON(presenceFrame{Type: "presence", AgentID: ev.AgentID, Presence: ev.Presence})
+		return json.Marshal(presenceFrame{Type: "presence", AgentID: ev.AgentID, Presence: ev.Presence})
 	}
-	return nil
+	return nil, nil
 }

@@ -1,8 +1,13 @@
 package chat
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,25 +19,31 @@ import (
 
 // outQueue is the length of a connection's queue of direct replies (acks,
 // errors, pongs). It holds a full frame burst (FrameBurst 40) so that only a
-// client that stops reading fills it. Event delivery has its own queue in the
-// hub subscription.
+// client that stops reading fills it. It holds pointers, so an idle
+// connection's queue costs 512 bytes. Event delivery has its own queue in
+// the hub subscription.
 const outQueue = 64
 
-// outItem is a queued reply, or a sync request for the writer (which owns
-// the delivery state a sync needs).
+// outItem is a queued reply, or a request for the writer: a sync (the writer
+// owns the delivery state it needs), a heartbeat ping, or a close.
 type outItem struct {
 	b      []byte
 	sync   bool
 	after  int64
+	ping   bool
 	code   websocket.StatusCode // close after writing what was queued before
 	reason string
 }
+
+// pingItem asks a writer for a heartbeat ping. It is shared and never
+// modified.
+var pingItem = &outItem{ping: true}
 
 // closeAfterQueued asks the writer to send what is queued (e.g. the error
 // frame that warned the client) and then close with code.
 func (c *conn) closeAfterQueued(code websocket.StatusCode, reason string) {
 	select {
-	case c.out <- outItem{code: code, reason: reason}:
+	case c.out <- &outItem{code: code, reason: reason}:
 	default:
 		c.close(code, reason)
 	}
@@ -42,14 +53,50 @@ func (c *conn) closeAfterQueued(code websocket.StatusCode, reason string) {
 // queue and a close that runs once.
 type conn struct {
 	ws           *websocket.Conn
-	out          chan outItem
+	out          chan *outItem
 	done         chan struct{} // closed when the connection is being closed
 	closed       atomic.Bool
+	slot         uint8 // heartbeat slot, set by Server.add
 	writeTimeout time.Duration
 }
 
 func newConn(ws *websocket.Conn, writeTimeout time.Duration) *conn {
-	return &conn{ws: ws, out: make(chan outItem, outQueue), done: make(chan struct{}), writeTimeout: writeTimeout}
+	return &conn{ws: ws, out: make(chan *outItem, outQueue), done: make(chan struct{}), writeTimeout: writeTimeout}
+}
+
+// smallBuffers hands websocket.Accept small bufio buffers instead of the
+// HTTP server's 4 KiB reader and writer, which the library would otherwise
+// keep for the life of the connection: 8 KiB per idle customer. Customer
+// frames are small; a larger one is read or written straight through.
+type smallBuffers struct{ http.ResponseWriter }
+
+const (
+	customerReadBuf  = 512
+	customerWriteBuf = 1024
+)
+
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := brw.Writer.Flush(); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	br := bufio.NewReaderSize(nc, customerReadBuf)
+	if n := brw.Reader.Buffered(); n > 0 {
+		// Bytes the client sent right after its handshake (often its
+		// hello). Accept takes what is buffered in the reader it gets and
+		// re-reads the socket after it, so they must sit in br's buffer.
+		b, _ := brw.Reader.Peek(n)
+		br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(b)), nc), max(customerReadBuf, n))
+		if _, err := br.Peek(n); err != nil {
+			nc.Close()
+			return nil, nil, err
+		}
+	}
+	return nc, bufio.NewReadWriter(br, bufio.NewWriterSize(nc, customerWriteBuf)), nil
 }
 
 // close sends a close frame with code and reason and tears the connection
@@ -66,7 +113,7 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 // enqueue queues a reply without blocking. A full queue means the client is
 // not reading: it is cut off with 4009.
 func (c *conn) enqueue(frame any) {
-	var it outItem
+	it := new(outItem)
 	if r, ok := frame.(syncRequest); ok {
 		it.sync, it.after = true, r.after
 	} else {
@@ -105,6 +152,13 @@ func (c *conn) ping(d time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	return c.ws.Ping(ctx)
+}
+
+// heartbeat pings (see ping) and closes the connection when no pong came.
+func (c *conn) heartbeat(d time.Duration) {
+	if c.ping(d) != nil {
+		c.close(websocket.StatusGoingAway, "heartbeat timeout")
+	}
 }
 
 // bucket is a token bucket that remembers how far it has been overdrawn, so

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -51,8 +52,9 @@ type custConn struct {
 }
 
 func (s *Server) serveCustomer(w http.ResponseWriter, r *http.Request) {
+	ip := remoteIP(r.RemoteAddr)
 	opts := &websocket.AcceptOptions{Subprotocols: []string{Subprotocol}, OriginPatterns: s.cfg.AllowedOrigins}
-	ws, err := websocket.Accept(w, r, opts)
+	ws, err := websocket.Accept(smallBuffers{w}, r, opts)
 	if err != nil {
 		return // Accept wrote the HTTP error
 	}
@@ -62,40 +64,57 @@ func (s *Server) serveCustomer(w http.ResponseWriter, r *http.Request) {
 		ws.Close(websocket.StatusGoingAway, "server shutting down")
 		return
 	}
-	defer s.remove(c)
-	defer c.close(websocket.StatusNormalClosure, "")
+	cc, cur, resume := s.hello(c, ip)
+	if cc == nil {
+		c.close(websocket.StatusNormalClosure, "")
+		s.remove(c)
+		return
+	}
+	// The socket is hijacked: the handler returns (releasing its deep
+	// stack and the request) and the connection lives on in fresh
+	// goroutines.
+	go cc.run(cur, resume)
+}
 
+// hello reads and answers the hello frame. It returns nil after closing c
+// when the hello is refused or fails.
+func (s *Server) hello(c *conn, ip netip.Addr) (*custConn, desk.Ticket, *resumeFrame) {
+	var none desk.Ticket
 	// Hello, within the timeout. The timer closes the socket with 4000,
-	// which ends the Read below.
+	// which ends the Read below. Reads are not bound to s.ctx: Shutdown
+	// closes every connection itself.
 	timer := time.AfterFunc(s.cfg.HelloTimeout, func() { c.close(CloseHelloExpected, "hello timeout") })
-	typ, data, err := ws.Read(s.ctx)
+	typ, data, err := c.ws.Read(context.Background())
 	timer.Stop()
 	if err != nil {
-		return
+		return nil, none, nil
 	}
 	var hello inFrame
 	if typ != websocket.MessageText || json.Unmarshal(data, &hello) != nil || hello.Type != "hello" {
 		c.close(CloseHelloExpected, "hello expected")
-		return
+		return nil, none, nil
 	}
 	if hello.V != 1 {
 		c.close(CloseProtocol, "protocol error: unsupported version")
-		return
+		return nil, none, nil
 	}
 	if hello.SiteKey != s.cfg.SiteKey {
 		c.close(CloseUnauthorized, "unauthorized: bad site key")
-		return
+		return nil, none, nil
 	}
 	ctx := s.ctx
-	contact, device, err := s.identify(ctx, hello)
+	contact, device, err := s.identify(ctx, hello, ip)
 	if err != nil {
-		if desk.ErrorCode(err) == desk.EUnauthorized {
+		switch desk.ErrorCode(err) {
+		case desk.EUnauthorized:
 			c.close(CloseUnauthorized, "unauthorized: "+reasonOf(err))
-			return
+		case desk.ERateLimited:
+			c.close(CloseRateLimited, "rate limited")
+		default:
+			s.log.Error("chat hello", slog.Any("err", err))
+			c.close(websocket.StatusInternalError, "internal error")
 		}
-		s.log.Error("chat hello", slog.Any("err", err))
-		c.close(websocket.StatusInternalError, "internal error")
-		return
+		return nil, none, nil
 	}
 
 	now := s.d.Now()
@@ -104,7 +123,6 @@ func (s *Server) serveCustomer(w http.ResponseWriter, r *http.Request) {
 	for _, old := range s.addCustomer(cc) {
 		go old.close(CloseReplaced, "replaced")
 	}
-	defer s.removeCustomer(cc)
 
 	// Subscribe before reading the conversation, so nothing committed
 	// between the read and the first event is missed; the writer dedups by
@@ -112,17 +130,16 @@ func (s *Server) serveCustomer(w http.ResponseWriter, r *http.Request) {
 	cc.sub = s.d.Hub.SubscribeContact(contact.ID, custQueue, func(ev realtime.Event) bool {
 		return ev.Ticket.Channel == desk.ChannelChat || ev.Type == realtime.Queue
 	})
-	defer cc.sub.Close()
 
 	cur, err := s.d.Tickets.CurrentChat(ctx, contact.ID)
 	if err != nil && !errors.Is(err, desk.ErrNotFound) {
 		s.log.Error("chat current conversation", slog.Any("err", err))
 		c.close(websocket.StatusInternalError, "internal error")
-		return
+		cc.release()
+		return nil, none, nil
 	}
 	token, hash := s.sessions.open(contact.ID)
 	cc.session = hash
-	defer s.sessions.release(hash)
 
 	welcome := welcomeFrame{Type: "welcome", V: 1, Session: token, DeviceToken: device,
 		HeartbeatSec: int(s.cfg.HeartbeatInterval / time.Second), Contact: contactView{ID: contact.ID, Name: contact.Name},
@@ -131,22 +148,44 @@ func (s *Server) serveCustomer(w http.ResponseWriter, r *http.Request) {
 		welcome.HeartbeatSec = 1
 	}
 	if err := c.writeJSON(welcome); err != nil {
-		return
+		cc.release()
+		return nil, none, nil
 	}
+	return cc, cur, hello.Resume
+}
 
+// run is the connection after its welcome: it starts the writer, reads
+// until the connection ends, then releases everything the connection held.
+func (cc *custConn) run(cur desk.Ticket, resume *resumeFrame) {
+	s := cc.srv
+	defer s.remove(cc.conn)
+	defer cc.release()
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		cc.writer(cur, hello.Resume)
+		cc.writer(cur, resume)
 	}()
 	if cc.reader() {
+		t := time.NewTimer(s.cfg.WriteTimeout)
 		select {
 		case <-writerDone:
-		case <-time.After(s.cfg.WriteTimeout):
+		case <-t.C:
 		}
+		t.Stop()
 	}
-	c.close(websocket.StatusNormalClosure, "")
+	cc.close(websocket.StatusNormalClosure, "")
 	<-writerDone
+}
+
+// release gives back what hello took: the session, the subscription and
+// the per-contact slot.
+func (cc *custConn) release() {
+	s := cc.srv
+	if cc.session != "" {
+		s.sessions.release(cc.session)
+	}
+	cc.sub.Close()
+	s.removeCustomer(cc)
 }
 
 func reasonOf(err error) string {
@@ -160,7 +199,7 @@ func reasonOf(err error) string {
 // identify finds or creates the contact of a hello: by identity token, else
 // by device token, else as a new anonymous visitor. device is the device
 // token to return (anonymous visitors only).
-func (s *Server) identify(ctx context.Context, h inFrame) (c desk.Contact, device string, err error) {
+func (s *Server) identify(ctx context.Context, h inFrame, ip netip.Addr) (c desk.Contact, device string, err error) {
 	if h.Identity != "" {
 		claims, err := auth.VerifyIdentityToken(s.cfg.IdentitySecret, h.Identity, s.d.Now())
 		if err != nil {
@@ -185,6 +224,9 @@ func (s *Server) identify(ctx context.Context, h inFrame) (c desk.Contact, devic
 		}
 		if !errors.Is(err, desk.ErrNotFound) {
 			return err
+		}
+		if !s.visitors.allow(ip, s.d.Now()) {
+			return errVisitorLimit
 		}
 		c = desk.Contact{Name: "Visitor", Language: h.Language}
 		if c.Validate() != nil {
@@ -252,7 +294,7 @@ func (s *Server) identified(ctx context.Context, cl auth.IdentityClaims, lang st
 func (cc *custConn) reader() bool {
 	s := cc.srv
 	for {
-		typ, data, err := cc.ws.Read(s.ctx)
+		typ, data, err := cc.ws.Read(context.Background())
 		if err != nil {
 			return false
 		}
@@ -329,7 +371,16 @@ func (cc *custConn) send(f inFrame) {
 		return
 	}
 	in := tickets.MessageInput{Text: f.Text, AttachmentIDs: f.Attachments, ClientID: f.ClientID}
-	m, t, dup, err := s.d.Tickets.CustomerSend(s.ctx, cc.contact, in, cc.contact.Language)
+	var (
+		m   desk.Message
+		t   desk.Ticket
+		dup bool
+	)
+	err := s.write(func(ctx context.Context) error {
+		var err error
+		m, t, dup, err = s.d.Tickets.CustomerSend(ctx, cc.contact, in, cc.contact.Language)
+		return err
+	})
 	if err != nil {
 		if desk.ErrorCode(err) == desk.EInternal || desk.ErrorCode(err) == desk.EUnavailable {
 			s.log.Error("chat send", slog.Int64("contact", cc.contact.ID), slog.Any("err", err))
@@ -363,11 +414,33 @@ func (cc *custConn) signal(ev realtime.Event) {
 	// does not, so only agent-visible fields are looked up, cheaply.
 	if t, ok := cc.srv.queue.ticket(id); ok {
 		ev.Ticket = t
-	} else if t, err := cc.srv.lookupTicket(cc.srv.ctx, id); err == nil {
+	} else if t, err := cc.srv.pooledTicket(id); err == nil {
 		ev.Ticket = t
 	}
 	ev.Actor, ev.ActorID, ev.Name = desk.AuthorContact, cc.contact.ID, cc.contact.Name
 	cc.srv.d.Hub.Publish(ev)
+}
+
+// pooledTicket is lookupTicket for the connection goroutines.
+func (s *Server) pooledTicket(id int64) (desk.Ticket, error) {
+	var t desk.Ticket
+	err := s.read(func(ctx context.Context) error {
+		var err error
+		t, err = s.lookupTicket(ctx, id)
+		return err
+	})
+	return t, err
+}
+
+// customerMessages reads a page of a conversation on the read pool.
+func (s *Server) customerMessages(contactID, convID, after int64) ([]desk.Message, error) {
+	var ms []desk.Message
+	err := s.read(func(ctx context.Context) error {
+		var err error
+		ms, err = s.d.Tickets.CustomerMessages(ctx, contactID, convID, after, backfillPage)
+		return err
+	})
+	return ms, err
 }
 
 func (s *Server) lookupTicket(ctx context.Context, id int64) (desk.Ticket, error) {
@@ -386,7 +459,6 @@ type syncRequest struct{ after int64 }
 // writer delivers replies, events and heartbeats, in that order of
 // preference, and is the only goroutine writing frames after the welcome.
 func (cc *custConn) writer(cur desk.Ticket, resume *resumeFrame) {
-	s := cc.srv
 	if cur.ID != 0 {
 		cc.switchTo(cur, false)
 		cc.lastSeq = cur.LastSeq
@@ -409,8 +481,6 @@ func (cc *custConn) writer(cur desk.Ticket, resume *resumeFrame) {
 		}
 		cc.sendQueue()
 	}
-	hb := time.NewTicker(s.cfg.HeartbeatInterval)
-	defer hb.Stop()
 	for {
 		// Direct replies first: an ack should not wait behind events.
 		select {
@@ -443,22 +513,20 @@ func (cc *custConn) writer(cur desk.Ticket, resume *resumeFrame) {
 				cc.fail(err)
 				return
 			}
-		case <-hb.C:
-			if err := cc.ping(2 * s.cfg.HeartbeatInterval); err != nil {
-				cc.close(websocket.StatusGoingAway, "heartbeat timeout")
-				return
-			}
 		}
 	}
 }
 
-// writeOut writes a queued reply or answers a sync.
-func (cc *custConn) writeOut(it outItem) error {
-	if it.code != 0 {
+// writeOut writes a queued reply, answers a sync or pings.
+func (cc *custConn) writeOut(it *outItem) error {
+	switch {
+	case it.code != 0:
 		cc.close(it.code, it.reason)
 		return nil
-	}
-	if it.sync {
+	case it.ping:
+		cc.heartbeat(2 * cc.srv.cfg.HeartbeatInterval)
+		return nil
+	case it.sync:
 		return cc.sync(it.after)
 	}
 	return cc.write(it.b)
@@ -569,7 +637,7 @@ func (cc *custConn) message(m *desk.Message) error {
 func (cc *custConn) backfill() error {
 	s := cc.srv
 	for {
-		ms, err := s.d.Tickets.CustomerMessages(s.ctx, cc.contact.ID, cc.conv, cc.lastSeq, backfillPage)
+		ms, err := s.customerMessages(cc.contact.ID, cc.conv, cc.lastSeq)
 		if err != nil {
 			return err
 		}
@@ -593,7 +661,7 @@ func (cc *custConn) backfill() error {
 func (cc *custConn) replay(convID, after, upTo int64) error {
 	s := cc.srv
 	for {
-		ms, err := s.d.Tickets.CustomerMessages(s.ctx, cc.contact.ID, convID, after, backfillPage)
+		ms, err := s.customerMessages(cc.contact.ID, convID, after)
 		if errors.Is(err, desk.ErrNotFound) {
 			return nil
 		}

@@ -51,7 +51,7 @@ func remoteIP(remoteAddr string) netip.Addr {
 		return netip.Addr{}
 	}
 	ip = ip.Unmap().WithZone("")
-	if ip.Is6() {
+	if ip.Is6() && !ip.IsLoopback() {
 		ip = netip.PrefixFrom(ip, 64).Masked().Addr()
 	}
 	return ip
