@@ -57,6 +57,9 @@ test('customer chats with an agent in real time', async () => {
   const agentCtx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
   const agent = await agentCtx.newPage();
   await loginConsole(agent, server.url, 'alice');
+  // Going online is a presence change the server keeps.
+  await agent.getByTestId('presence-select').selectOption('online');
+  await agent.locator('[data-testid="presence-select"]').filter({ has: agent.locator('option[value="online"]:checked') }).waitFor();
   await agent.getByTestId('inbox-view-unassigned').click();
   const row = agent.getByTestId('ticket-row').filter({ hasText: 'My USDT withdrawal is stuck' });
   await row.first().waitFor({ timeout: 15000 });
@@ -80,6 +83,8 @@ test('customer chats with an agent in real time', async () => {
   await agent.locator('[data-testid="timeline-message"][data-internal="true"]', { hasText: 'VIP escalation' }).waitFor({ timeout: 15000 });
   await agent.getByTestId('composer-mode-reply').click();
 
+  const me = await agent.evaluate(async () => (await fetch('/api/v1/auth/me')).json());
+  assert.equal(me.agent.presence, 'online');
   ensureScreenshotsDir();
   await agent.screenshot({ path: join(screenshotsDir, 'console.png') });
   await customer.page.screenshot({ path: join(screenshotsDir, 'widget.png') });
