@@ -23,6 +23,8 @@ import (
 	"custos/internal/desk"
 	"custos/internal/realtime"
 	"custos/internal/store"
+	"custos/internal/store/pgtest"
+	"custos/internal/store/postgres"
 	"custos/internal/store/sqlite"
 	"custos/internal/tickets"
 )
@@ -32,7 +34,7 @@ var secret = []byte("0123456789abcdef0123456789abcdef")
 type env struct {
 	t       *testing.T
 	dir     string
-	db      *sqlite.DB
+	db      migratable
 	st      *store.Batcher
 	hub     *realtime.Hub
 	tickets *tickets.Service
@@ -41,10 +43,32 @@ type env struct {
 	agent   desk.Agent
 }
 
+type migratable interface {
+	store.Store
+	Migrate(ctx context.Context) (int, error)
+}
+
+// bothEngines runs fn on SQLite and on PostgreSQL (when CUSTOS_TEST_PG is
+// set; required in the test command): newEnv picks the engine from the
+// subtest's name.
+func bothEngines(t *testing.T, fn func(t *testing.T)) {
+	t.Run("sqlite", fn)
+	t.Run("postgres", fn)
+}
+
 func newEnv(t *testing.T, dir string, cfg Config) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "custos.db"))
+	var (
+		db  migratable
+		err error
+	)
+	pg := strings.HasSuffix(t.Name(), "/postgres")
+	if pg {
+		db, err = postgres.Open(ctx, pgtest.DSN(t))
+	} else {
+		db, err = sqlite.Open(ctx, filepath.Join(dir, "custos.db"))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +76,8 @@ func newEnv(t *testing.T, dir string, cfg Config) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, dir: dir, db: db}
-	e.st = store.NewBatcher(db, store.BatchOptions{})
+	// As in the app: PostgreSQL group-commits by itself.
+	e.st = store.NewBatcher(db, store.BatchOptions{PassThrough: pg})
 	e.hub = realtime.NewHub(realtime.HubOptions{})
 	e.tickets = tickets.New(e.st, e.hub)
 	at, err := attach.New(dir, e.st, attach.Options{})
@@ -251,7 +276,9 @@ func identity(t *testing.T, key []byte, sub string, exp time.Time) string {
 	return tok
 }
 
-func TestHelloAnonymousAndIdentified(t *testing.T) {
+func TestHelloAnonymousAndIdentified(t *testing.T) { bothEngines(t, testHelloAnonymousAndIdentified) }
+
+func testHelloAnonymousAndIdentified(t *testing.T) {
 	e := newEnv(t, t.TempDir(), Config{})
 	_, w := e.customer(nil)
 	dt := w.str("device_token")
@@ -313,7 +340,9 @@ func TestHelloRefused(t *testing.T) {
 	}
 }
 
-func TestSendResendResume(t *testing.T) {
+func TestSendResendResume(t *testing.T) { bothEngines(t, testSendResendResume) }
+
+func testSendResendResume(t *testing.T) {
 	e := newEnv(t, t.TempDir(), Config{})
 	ctx := context.Background()
 	c, w := e.customer(nil)
@@ -377,7 +406,9 @@ func TestSendResendResume(t *testing.T) {
 
 // Several customers and an agent write concurrently; every customer sees
 // strictly increasing seqs with nothing missing.
-func TestOrderingConcurrent(t *testing.T) {
+func TestOrderingConcurrent(t *testing.T) { bothEngines(t, testOrderingConcurrent) }
+
+func testOrderingConcurrent(t *testing.T) {
 	e := newEnv(t, t.TempDir(), Config{SendRate: 1000, SendBurst: 1000, FrameRate: 1000, FrameBurst: 1000})
 	ctx := context.Background()
 	const customers, each = 4, 15
@@ -622,7 +653,9 @@ func TestRestartKeepsAcknowledged(t *testing.T) {
 	}
 }
 
-func TestAgentSocket(t *testing.T) {
+func TestAgentSocket(t *testing.T) { bothEngines(t, testAgentSocket) }
+
+func testAgentSocket(t *testing.T) {
 	e := newEnv(t, t.TempDir(), Config{})
 	a := e.dial("/agent/ws")
 	c, _ := e.customer(nil)

@@ -11,6 +11,8 @@ import (
 	"custos/internal/desk"
 	"custos/internal/realtime"
 	"custos/internal/store"
+	"custos/internal/store/pgtest"
+	"custos/internal/store/postgres"
 	"custos/internal/store/sqlite"
 	"custos/internal/tickets"
 )
@@ -46,17 +48,39 @@ type fixture struct {
 	aliceA, bobA tickets.Actor
 }
 
+type migratable interface {
+	store.Store
+	Migrate(ctx context.Context) (int, error)
+}
+
+// bothEngines runs fn on SQLite and on PostgreSQL (when CUSTOS_TEST_PG is
+// set, which the test command requires); setup picks the engine from the
+// subtest's name.
+func bothEngines(t *testing.T, fn func(t *testing.T)) {
+	t.Run("sqlite", fn)
+	t.Run("postgres", fn)
+}
+
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "custos.db"))
+	var (
+		db  migratable
+		err error
+	)
+	pg := strings.HasSuffix(t.Name(), "/postgres")
+	if pg {
+		db, err = postgres.Open(ctx, pgtest.DSN(t))
+	} else {
+		db, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "custos.db"))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	b := store.NewBatcher(db, store.BatchOptions{})
+	b := store.NewBatcher(db, store.BatchOptions{PassThrough: pg})
 	t.Cleanup(func() { b.Close(); db.Close() })
 	f := &fixture{st: b, pub: &recorder{}}
 	f.svc = tickets.New(b, f.pub)
@@ -102,7 +126,9 @@ func auditActions(t *testing.T, st store.Store) []string {
 	return out
 }
 
-func TestCreateScopingAndAudit(t *testing.T) {
+func TestCreateScopingAndAudit(t *testing.T) { bothEngines(t, testCreateScopingAndAudit) }
+
+func testCreateScopingAndAudit(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	tk, err := f.svc.Create(ctx, f.aliceA, tickets.CreateInput{
@@ -140,6 +166,10 @@ func TestCreateScopingAndAudit(t *testing.T) {
 }
 
 func TestCreateValidationWritesNothing(t *testing.T) {
+	bothEngines(t, testCreateValidationWritesNothing)
+}
+
+func testCreateValidationWritesNothing(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	cases := []tickets.CreateInput{
@@ -167,7 +197,9 @@ func TestCreateValidationWritesNothing(t *testing.T) {
 	}
 }
 
-func TestReplySideEffects(t *testing.T) {
+func TestReplySideEffects(t *testing.T) { bothEngines(t, testReplySideEffects) }
+
+func testReplySideEffects(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	c := f.contact
@@ -219,7 +251,9 @@ func TestReplySideEffects(t *testing.T) {
 	}
 }
 
-func TestConcurrentSendsKeepOrder(t *testing.T) {
+func TestConcurrentSendsKeepOrder(t *testing.T) { bothEngines(t, testConcurrentSendsKeepOrder) }
+
+func testConcurrentSendsKeepOrder(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	_, tk, _, err := f.svc.CustomerSend(ctx, f.contact, tickets.MessageInput{Text: "hi", ClientID: "c0"}, "")
@@ -262,7 +296,9 @@ func TestConcurrentSendsKeepOrder(t *testing.T) {
 	}
 }
 
-func TestChatLimit(t *testing.T) {
+func TestChatLimit(t *testing.T) { bothEngines(t, testChatLimit) }
+
+func testChatLimit(t *testing.T) {
 	f := setup(t) // alice: ChatLimit 3, team A
 	ctx := context.Background()
 	lead := tickets.Actor{Kind: desk.AuthorAgent, ID: f.bob.ID, Name: "Lead", All: true, CanAssign: true}
