@@ -72,8 +72,8 @@ func TestVisitorLimiter(t *testing.T) {
 	for i := range maxVisitorIPs + 100 {
 		l.allow(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), now)
 	}
-	if len(l.m) > maxVisitorIPs {
-		t.Fatalf("%d buckets", len(l.m))
+	if l.k.Len() > maxVisitorIPs {
+		t.Fatalf("%d buckets", l.k.Len())
 	}
 }
 

@@ -40,6 +40,11 @@ type Config struct {
 	IdentitySecret string   `json:"identity_secret"` // HS256 secret for customer identity tokens
 	AllowedOrigins []string `json:"allowed_origins"` // origins allowed to open chat WebSockets ("*" = any)
 
+	// APIRateAgent / APIRateToken bound REST requests per second per agent
+	// session / per API token (bursts of twice that); 0 = unlimited.
+	APIRateAgent float64 `json:"api_rate_agent"`
+	APIRateToken float64 `json:"api_rate_token"`
+
 	ShutdownTimeout time.Duration `json:"-"`
 }
 
@@ -54,6 +59,8 @@ func Defaults() Config {
 		SessionMax:      7 * 24 * time.Hour,
 		SiteKey:         "demo",
 		AllowedOrigins:  []string{"*"},
+		APIRateAgent:    20,
+		APIRateToken:    300,
 		ShutdownTimeout: 10 * time.Second,
 	}
 }
@@ -67,7 +74,7 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		addr, data, db, cert, key       string
 		logLevel, logFormat, siteKey    string
 		origins, identity, idle, maxAge string
-		requireTOTP                     string
+		requireTOTP, rateAgent, rateTok string
 	)
 	fs.StringVar(&file, "config", "", "optional JSON config file (env CUSTOS_CONFIG)")
 	fs.StringVar(&addr, "addr", "", "listen address host:port (env CUSTOS_ADDR; default 127.0.0.1:8080)")
@@ -83,6 +90,8 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 	fs.StringVar(&idle, "session-idle", "", "agent session idle timeout, e.g. 12h (env CUSTOS_SESSION_IDLE)")
 	fs.StringVar(&maxAge, "session-max", "", "agent session absolute lifetime, e.g. 168h (env CUSTOS_SESSION_MAX)")
 	fs.StringVar(&requireTOTP, "require-totp", "", "true: every agent must use an authenticator (env CUSTOS_REQUIRE_TOTP)")
+	fs.StringVar(&rateAgent, "api-rate-agent", "", "REST requests/s per agent session, 0 = unlimited (env CUSTOS_API_RATE_AGENT; default 20)")
+	fs.StringVar(&rateTok, "api-rate-token", "", "REST requests/s per API token, 0 = unlimited (env CUSTOS_API_RATE_TOKEN; default 300)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -127,6 +136,21 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 			return c, fmt.Errorf("require_totp: %q is not true or false", rt)
 		}
 		c.RequireTOTP = b
+	}
+	for _, r := range []struct {
+		name, env, flag string
+		dst             *float64
+	}{{"api_rate_agent", "CUSTOS_API_RATE_AGENT", rateAgent, &c.APIRateAgent}, {"api_rate_token", "CUSTOS_API_RATE_TOKEN", rateTok, &c.APIRateToken}} {
+		var v string
+		set(&v, r.env, r.flag)
+		if v == "" {
+			continue
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return c, fmt.Errorf("%s: %q is not a number", r.name, v)
+		}
+		*r.dst = f
 	}
 	return c, c.Validate()
 }
@@ -203,6 +227,12 @@ func (c *Config) Validate() error {
 		if o != "*" && strings.ContainsAny(o, " /") {
 			bad("allowed_origins", "%q must be a host pattern such as exchange.example or *.exchange.example", o)
 		}
+	}
+	if c.APIRateAgent < 0 || c.APIRateAgent > 1e6 {
+		bad("api_rate_agent", "must be 0 (unlimited) to 1000000")
+	}
+	if c.APIRateToken < 0 || c.APIRateToken > 1e6 {
+		bad("api_rate_token", "must be 0 (unlimited) to 1000000")
 	}
 	for _, d := range []struct {
 		name string

@@ -50,6 +50,8 @@ func TestInvalidNamesTheSetting(t *testing.T) {
 		{nil, map[string]string{"CUSTOS_SESSION_IDLE": "soon"}, "session_idle:"},
 		{nil, map[string]string{"CUSTOS_REQUIRE_TOTP": "maybe"}, "require_totp:"},
 		{nil, map[string]string{"CUSTOS_ALLOWED_ORIGINS": "https://x.example/path"}, "allowed_origins:"},
+		{[]string{"--api-rate-token", "fast"}, nil, "api_rate_token:"},
+		{nil, map[string]string{"CUSTOS_API_RATE_AGENT": "-3"}, "api_rate_agent:"},
 	}
 	for _, tc := range cases {
 		_, err := load(t, tc.args, tc.env)

@@ -57,6 +57,13 @@ type env struct {
 // newEnv is a server over a fresh SQLite database.
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	db, dir := openSQLite(t)
+	return newEnvOn(t, db, dir)
+}
+
+// openSQLite opens and migrates a fresh SQLite database in a temp dir.
+func openSQLite(t testing.TB) (store.Store, string) {
+	t.Helper()
 	dir := t.TempDir()
 	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "custos.db"))
 	if err != nil {
@@ -66,7 +73,7 @@ func newEnv(t testing.TB) *env {
 	if _, err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return newEnvOn(t, db, dir)
+	return db, dir
 }
 
 // newPGEnv is a server over a fresh PostgreSQL database (skipped without
@@ -87,6 +94,11 @@ func newPGEnv(t testing.TB) *env {
 
 func newEnvOn(t testing.TB, db store.Store, dir string) *env {
 	t.Helper()
+	return newEnvOnConfig(t, db, dir, Config{})
+}
+
+func newEnvOnConfig(t testing.TB, db store.Store, dir string, cfg Config) *env {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	st := InstrumentStore(db, reg)
 	as := auth.NewService(st, auth.Options{})
@@ -96,7 +108,7 @@ func newEnvOn(t testing.TB, db store.Store, dir string) *env {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := New(Config{}, Deps{Store: st, Auth: as, Tickets: ts, Attach: att, Logger: logger, Registry: reg, Version: "test"})
+	srv := New(cfg, Deps{Store: st, Auth: as, Tickets: ts, Attach: att, Logger: logger, Registry: reg, Version: "test"})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	e := &env{st: st, srv: srv, ts: hs, reg: reg, client: hs.Client(),

@@ -23,6 +23,7 @@ import (
 
 	"custos/internal/auth"
 	"custos/internal/desk"
+	"custos/internal/ratelimit"
 	"custos/internal/realtime"
 	"custos/internal/store"
 	"custos/internal/tickets"
@@ -55,6 +56,9 @@ type Config struct {
 	// script, the chat protocol, the demo page): they get no frame-ancestors
 	// or X-Frame-Options restriction. nil = /widget.js, /chat/v1/, /demo/.
 	EmbedPaths []string
+	// AgentRate and TokenRate bound API requests per second for each agent
+	// session and each API token (bursts of twice that); 0 = unlimited.
+	AgentRate, TokenRate float64
 }
 
 // Attachments is what the API needs from the attachment store.
@@ -107,6 +111,9 @@ type Server struct {
 	// so a concurrent retry is refused instead of creating a duplicate.
 	inflightMu sync.Mutex
 	inflight   map[string]bool
+
+	// Per-principal request rate limits (nil = unlimited).
+	agentLimit, tokenLimit *ratelimit.Keyed[int64]
 }
 
 // New builds the server and registers every route.
@@ -139,6 +146,12 @@ func New(cfg Config, deps Deps) *Server {
 		version:  deps.Version,
 		mux:      http.NewServeMux(),
 		inflight: make(map[string]bool),
+	}
+	if cfg.AgentRate > 0 {
+		s.agentLimit = ratelimit.NewKeyed[int64](cfg.AgentRate, 2*cfg.AgentRate, 10000)
+	}
+	if cfg.TokenRate > 0 {
+		s.tokenLimit = ratelimit.NewKeyed[int64](cfg.TokenRate, 2*cfg.TokenRate, 10000)
 	}
 	s.metrics = newHTTPMetrics(s.reg)
 	s.routes = s.routeTable()

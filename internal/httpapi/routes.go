@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"custos/internal/auth"
 	"custos/internal/desk"
@@ -115,6 +116,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt route) err
 	if p.MFAPending() && !rt.MFAOK {
 		return desk.Errorf(desk.EMFARequired, "set up your authenticator first")
 	}
+	if !s.allowRate(p) {
+		w.Header().Set("Retry-After", "1")
+		return desk.Errorf(desk.ERateLimited, "too many requests; slow down and retry")
+	}
 	if p.Session != nil && !safeMethod(r.Method) {
 		if err := s.auth.CheckCSRF(r, p); err != nil {
 			return err
@@ -127,6 +132,19 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt route) err
 		return desk.Errorf(desk.EForbidden, "permission %s required", rt.Access)
 	}
 	return rt.Handler(w, r, p)
+}
+
+// allowRate takes one request from the principal's allowance: per agent
+// for console sessions, per token for integrations.
+func (s *Server) allowRate(p auth.Principal) bool {
+	now := time.Now()
+	switch {
+	case p.Token != nil && s.tokenLimit != nil:
+		return s.tokenLimit.Allow(p.Token.ID, now)
+	case p.Agent != nil && p.Token == nil && s.agentLimit != nil:
+		return s.agentLimit.Allow(p.Agent.ID, now)
+	}
+	return true
 }
 
 // can is p.Can with one implication the permission table leaves implicit:

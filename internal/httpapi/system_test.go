@@ -138,3 +138,39 @@ func TestWrongMethodIs405(t *testing.T) {
 		t.Fatalf("unknown path: %d", resp.StatusCode)
 	}
 }
+
+func TestRateLimitPerPrincipal(t *testing.T) {
+	db, dir := openSQLite(t)
+	env := newEnvOnConfig(t, db, dir, Config{TokenRate: 5})
+	var limited int
+	for i := 0; i < 30; i++ {
+		req, _ := http.NewRequest(http.MethodGet, env.ts.URL+"/api/v1/tickets", nil)
+		req.Header.Set("Authorization", "Bearer "+env.creds["token"].bearer)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests {
+			limited++
+			if resp.Header.Get("Retry-After") == "" {
+				t.Fatal("429 without Retry-After")
+			}
+		}
+	}
+	// Burst 10 at 5/s: about 20 of 30 back-to-back requests are refused.
+	if limited < 10 || limited > 25 {
+		t.Fatalf("%d of 30 requests limited", limited)
+	}
+	// Another principal has its own allowance.
+	req, _ := http.NewRequest(http.MethodGet, env.ts.URL+"/api/v1/tickets", nil)
+	req.Header.Set("Authorization", "Bearer "+env.creds["writer"].bearer)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusTooManyRequests {
+		t.Fatal("a second token was limited by the first one's traffic")
+	}
+}
