@@ -91,7 +91,7 @@ func (s *Service) MaxSize() int64 { return s.max }
 // the metadata row is created only once the blob is durable. If the row
 // cannot be created the blob is deleted, so an id in the database always has
 // its bytes (a crash between the two leaves at worst an unreferenced blob).
-func (s *Service) Save(ctx context.Context, name string, r io.Reader, uploaderKind desk.AuthorKind, uploaderID int64) (desk.Attachment, error) {
+func (s *Service) Save(ctx context.Context, name string, r io.Reader, uploaderKind desk.AuthorKind, uploaderID int64, also ...InTx) (desk.Attachment, error) {
 	head := make([]byte, 512)
 	n, err := io.ReadFull(r, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
@@ -127,7 +127,17 @@ func (s *Service) Save(ctx context.Context, name string, r io.Reader, uploaderKi
 		UploaderID:   uploaderID,
 		CreatedAt:    s.now().UTC(),
 	}
-	err = s.st.Write(ctx, func(tx store.Tx) error { return tx.CreateAttachment(ctx, &att) })
+	err = s.st.Write(ctx, func(tx store.Tx) error {
+		if err := tx.CreateAttachment(ctx, &att); err != nil {
+			return err
+		}
+		for _, fn := range also {
+			if err := fn(ctx, tx, att); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		// Detached context: the blob must go even if the request was
 		// cancelled, or it is orphaned.
@@ -136,6 +146,10 @@ func (s *Service) Save(ctx context.Context, name string, r io.Reader, uploaderKi
 	}
 	return att, nil
 }
+
+// InTx is extra work a caller of Save commits in the same transaction as the
+// attachment's row (an audit entry for an agent's upload).
+type InTx func(ctx context.Context, tx store.Tx, a desk.Attachment) error
 
 // Get returns the metadata of id.
 func (s *Service) Get(ctx context.Context, id string) (desk.Attachment, error) {

@@ -131,11 +131,15 @@ func TestAttachments(t *testing.T) { testAttachments(t, newEnv(t)) }
 
 func testAttachments(t *testing.T, e *env) {
 	a := e.creds["agent"]
+	before := e.auditCount(t)
 	r := e.upload(t, a, "receipt.txt", []byte("tx 0xabc confirmed"))
 	var up uploaded
 	r.json(t, &up)
 	if r.status != 201 || up.ID == "" || up.URL != "/api/v1/attachments/"+up.ID {
 		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	if got := e.auditCount(t); got != before+1 {
+		t.Fatalf("an upload must add one audit entry: %d -> %d", before, got)
 	}
 	// The uploader gets it back; another agent does not while unlinked.
 	r = e.request(t, a, "GET", up.URL, nil)
@@ -167,12 +171,16 @@ func testAttachments(t *testing.T, e *env) {
 	if r = e.request(t, a, "POST", "/api/v1/attachments", buf.Bytes(), "Content-Type", mw.FormDataContentType()); r.status != 400 {
 		t.Errorf("no file: %d %s", r.status, r.body)
 	}
+	before = e.auditCount(t)
 	big := bytes.Repeat([]byte("a"), 11<<20)
 	if r = e.upload(t, a, "big.txt", big); r.status != 413 {
 		t.Errorf("big upload: %d %s", r.status, r.body)
 	}
 	if r = e.upload(t, a, "evil.exe", append([]byte("MZ\x90\x00"), bytes.Repeat([]byte{0}, 600)...)); r.status != 415 && r.status != 400 {
 		t.Errorf("executable: %d %s", r.status, r.body)
+	}
+	if got := e.auditCount(t); got != before {
+		t.Errorf("refused uploads were audited: %d -> %d", before, got)
 	}
 }
 

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -46,7 +47,11 @@ func (s *Server) uploadAttachment(w http.ResponseWriter, r *http.Request, p auth
 		if name == "" {
 			name = "file"
 		}
-		att, err := s.attach.Save(r.Context(), name, part, p.ActorKind(), p.ActorID())
+		// The upload is a write: its audit entry commits with its row.
+		att, err := s.attach.Save(r.Context(), name, part, p.ActorKind(), p.ActorID(), func(ctx context.Context, tx store.Tx, a desk.Attachment) error {
+			e := auth.AuditEntry(p, "attachment.upload", "attachment:"+a.ID, map[string]any{"name": a.Name, "content_type": a.ContentType, "size": a.Size, "sha256": a.SHA256})
+			return tx.AppendAudit(ctx, &e)
+		})
 		part.Close()
 		if err != nil {
 			return uploadErr(err)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"custos/internal/attach"
 	"custos/internal/auth"
 	"custos/internal/desk"
 	"custos/internal/ratelimit"
@@ -63,7 +64,7 @@ type Config struct {
 
 // Attachments is what the API needs from the attachment store.
 type Attachments interface {
-	Save(ctx context.Context, name string, r io.Reader, uploaderKind desk.AuthorKind, uploaderID int64) (desk.Attachment, error)
+	Save(ctx context.Context, name string, r io.Reader, uploaderKind desk.AuthorKind, uploaderID int64, also ...attach.InTx) (desk.Attachment, error)
 	Open(ctx context.Context, id string) (desk.Attachment, io.ReadSeekCloser, error)
 	Serve(w http.ResponseWriter, r *http.Request, att desk.Attachment, rc io.ReadSeeker)
 }
