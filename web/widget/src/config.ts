@@ -32,7 +32,25 @@ export function readConfig(s: ConfigSources): WidgetConfig | null {
   if (!origin) origin = s.pageOrigin;
   origin = origin.replace(/\/+$/, '');
   const wsUrl = origin.replace(/^http/, 'ws') + '/chat/v1/ws';
-  const language = attr('data-language') || st.language || s.htmlLang || s.navigatorLanguage || 'en';
   const identity = attr('data-identity') || st.identity || undefined;
+  // An explicit setting wins; then the identified customer's own language
+  // from the exchange's token; then the page's; then the browser's.
+  const language =
+    attr('data-language') || st.language || tokenLanguage(identity) || s.htmlLang || s.navigatorLanguage || 'en';
   return { siteKey, origin, wsUrl, language, identity };
+}
+
+/** The `lang` claim of an identity JWT, read without verifying it (the
+ * server verifies; this only picks the UI language). */
+export function tokenLanguage(token: string | undefined): string {
+  if (!token) return '';
+  const part = token.split('.')[1];
+  if (!part || part.length > 4096) return '';
+  try {
+    const json = atob(part.replace(/-/g, '+').replace(/_/g, '/'));
+    const lang = (JSON.parse(json) as { lang?: unknown }).lang;
+    return typeof lang === 'string' && /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(lang) ? lang : '';
+  } catch {
+    return '';
+  }
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readConfig } from '../src/config';
+import { readConfig, tokenLanguage } from '../src/config';
 import { pickLang, strings } from '../src/i18n';
 
 const script = (src: string, attrs: Record<string, string>) => ({ src, getAttribute: (n: string) => attrs[n] ?? null });
@@ -43,4 +43,16 @@ test('languages', () => {
   assert.equal(pickLang(undefined), 'en');
   assert.equal(strings('en')('queue', { n: 3 }), 'You are #3 in the queue');
   assert.equal(strings('ko')('typing', { name: 'Alice' }), 'Alice 님이 입력 중…');
+});
+
+test('language from the identity token when the page does not set one explicitly', () => {
+  const payload = Buffer.from(JSON.stringify({ sub: 'UID-1', lang: 'th', exp: 1 })).toString('base64url');
+  const token = `eyJhbGciOiJIUzI1NiJ9.${payload}.sig`;
+  assert.equal(tokenLanguage(token), 'th');
+  assert.equal(tokenLanguage('garbage'), '');
+  assert.equal(tokenLanguage(`a.${Buffer.from('{"lang":"<script>"}').toString('base64url')}.c`), '');
+  const cfg = readConfig({ script: null, settings: { siteKey: 'demo', identity: token }, htmlLang: 'en', pageOrigin: 'https://x.example' });
+  assert.equal(cfg?.language, 'th');
+  const explicit = readConfig({ script: null, settings: { siteKey: 'demo', identity: token, language: 'ko' }, htmlLang: 'en', pageOrigin: 'https://x.example' });
+  assert.equal(explicit?.language, 'ko');
 });
