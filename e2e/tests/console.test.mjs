@@ -104,3 +104,36 @@ test('a new chat appears live in the inbox, and read-only roles cannot reply', a
   await actx.close();
   await cust.close();
 });
+
+test('an agent works a ticket: assign, priority, tags, solve with the keyboard', async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await loginConsole(page, server.url, 'lead');
+  await page.getByTestId('inbox-view-all').click();
+  const row = page.getByTestId('ticket-row').filter({ hasText: 'Withdrawal stuck for 3 hours' }).first();
+  await row.click({ timeout: 15000 });
+  const ticketId = await row.getAttribute('data-ticket-id');
+
+  await page.getByTestId('assign-me').click();
+  await page.getByTestId('priority-select').selectOption('urgent');
+  await page.getByTestId('tags-input').fill('btc');
+  await page.getByTestId('tags-input').press('Enter');
+  await page.locator('[data-testid="tag-chip"][data-tag="btc"]').waitFor({ timeout: 10000 });
+  // The timeline shows the changes as events.
+  await page.getByTestId('timeline-event').filter({ hasText: /priority/i }).first().waitFor({ timeout: 10000 });
+
+  // "s" solves the open ticket (outside any input).
+  await page.locator('body').click({ position: { x: 5, y: 400 } });
+  await page.keyboard.press('s');
+  await page.locator('[data-testid="status-select"]').and(page.locator(':has(option[value="solved"]:checked)')).waitFor({ timeout: 10000 });
+
+  // Everything persisted on the server.
+  const t = await page.evaluate(async (id) => (await fetch(`/api/v1/tickets/${id}`)).json(), ticketId);
+  const me = await page.evaluate(async () => (await fetch('/api/v1/auth/me')).json());
+  assert.equal(t.ticket.status, 'solved');
+  assert.equal(t.ticket.priority, 'urgent');
+  assert.ok(t.ticket.tags.includes('btc'));
+  assert.equal(t.ticket.assignee_id, me.agent.id);
+  assert.ok(t.ticket.solved_at);
+  await ctx.close();
+});
