@@ -153,6 +153,17 @@ func subcommand(e env, args []string, usage string) (string, []string, error) {
 	return args[0], args[1:], nil
 }
 
+// readAll runs one list query in a read transaction.
+func readAll[T any](ctx context.Context, db store.Store, list func(store.Tx, context.Context) ([]T, error)) ([]T, error) {
+	var out []T
+	err := db.Read(ctx, func(tx store.Tx) error {
+		var err error
+		out, err = list(tx, ctx)
+		return err
+	})
+	return out, err
+}
+
 func cmdUser(ctx context.Context, e env, args []string) error {
 	sub, rest, err := subcommand(e, args, "Usage: custos user create|list|disable|enable|reset-password [flags]\n  passwords are read from standard input, never from argv")
 	if err != nil {
@@ -212,12 +223,8 @@ func cmdUser(ctx context.Context, e env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "created agent %d %s (%s)\n", a.ID, a.Login, a.Role)
 	case "list":
-		var list []desk.Agent
-		if err := db.Read(ctx, func(tx store.Tx) error {
-			var err error
-			list, err = tx.ListAgents(ctx)
-			return err
-		}); err != nil {
+		list, err := readAll(ctx, db, store.Tx.ListAgents)
+		if err != nil {
 			return err
 		}
 		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
@@ -293,12 +300,8 @@ func cmdToken(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stderr, "token %d %q created with scopes %s; it is shown once:\n", tok.ID, tok.Name, strings.Join(tok.Scopes, ","))
 		fmt.Fprintln(e.stdout, secret)
 	case "list":
-		var list []desk.APIToken
-		if err := db.Read(ctx, func(tx store.Tx) error {
-			var err error
-			list, err = tx.ListTokens(ctx)
-			return err
-		}); err != nil {
+		list, err := readAll(ctx, db, store.Tx.ListTokens)
+		if err != nil {
 			return err
 		}
 		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)

@@ -104,19 +104,11 @@ func (t *Tx) UpdateTicket(ctx context.Context, k *desk.Ticket) error {
 }
 
 func (t *Tx) GetTicket(ctx context.Context, id int64) (desk.Ticket, error) {
-	k, err := t.scanTicket(t.tx.QueryRowContext(ctx, `SELECT `+ticketCols+` FROM tickets WHERE id = $1`, id))
-	if err != nil {
-		return desk.Ticket{}, rowErr("ticket", err)
-	}
-	return k, nil
+	return queryOne(ctx, t, "ticket", t.scanTicket, `SELECT `+ticketCols+` FROM tickets WHERE id = $1`, id)
 }
 
 func (t *Tx) GetTicketByRef(ctx context.Context, ref string) (desk.Ticket, error) {
-	k, err := t.scanTicket(t.tx.QueryRowContext(ctx, `SELECT `+ticketCols+` FROM tickets WHERE ref = $1`, ref))
-	if err != nil {
-		return desk.Ticket{}, rowErr("ticket", err)
-	}
-	return k, nil
+	return queryOne(ctx, t, "ticket", t.scanTicket, `SELECT `+ticketCols+` FROM tickets WHERE ref = $1`, ref)
 }
 
 func (t *Tx) ListTickets(ctx context.Context, f store.TicketFilter) ([]desk.Ticket, error) {

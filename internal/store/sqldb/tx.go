@@ -161,6 +161,16 @@ func queryAll[T any](ctx context.Context, t *Tx, op string, scan func(scanner) (
 	return out, nil
 }
 
+// queryOne runs a one-row query; no row is desk.NotFound(what).
+func queryOne[T any](ctx context.Context, t *Tx, what string, scan func(scanner) (T, error), q string, args ...any) (T, error) {
+	v, err := scan(t.tx.QueryRowContext(ctx, q, args...))
+	if err != nil {
+		var zero T
+		return zero, rowErr(what, err)
+	}
+	return v, nil
+}
+
 func (t *Tx) Savepoint(ctx context.Context, fn func(store.Tx) error) error {
 	t.sp++
 	name := "sp" + strconv.Itoa(t.sp)
@@ -222,22 +232,14 @@ func (t *Tx) UpdateContact(ctx context.Context, c *desk.Contact) error {
 }
 
 func (t *Tx) GetContact(ctx context.Context, id int64) (desk.Contact, error) {
-	c, err := t.scanContact(t.tx.QueryRowContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE id = $1`, id))
-	if err != nil {
-		return desk.Contact{}, rowErr("contact", err)
-	}
-	return c, nil
+	return queryOne(ctx, t, "contact", t.scanContact, `SELECT `+contactCols+` FROM contacts WHERE id = $1`, id)
 }
 
 func (t *Tx) GetContactByUID(ctx context.Context, externalUID string) (desk.Contact, error) {
 	if externalUID == "" {
 		return desk.Contact{}, desk.NotFound("contact")
 	}
-	c, err := t.scanContact(t.tx.QueryRowContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE external_uid = $1`, externalUID))
-	if err != nil {
-		return desk.Contact{}, rowErr("contact", err)
-	}
-	return c, nil
+	return queryOne(ctx, t, "contact", t.scanContact, `SELECT `+contactCols+` FROM contacts WHERE external_uid = $1`, externalUID)
 }
 
 func (t *Tx) ListContacts(ctx context.Context, f store.ContactFilter) ([]desk.Contact, error) {
@@ -284,11 +286,7 @@ func (t *Tx) scanTeam(r scanner) (desk.Team, error) {
 }
 
 func (t *Tx) GetTeam(ctx context.Context, id int64) (desk.Team, error) {
-	tm, err := t.scanTeam(t.tx.QueryRowContext(ctx, `SELECT `+teamCols+` FROM teams WHERE id = $1`, id))
-	if err != nil {
-		return desk.Team{}, rowErr("team", err)
-	}
-	return tm, nil
+	return queryOne(ctx, t, "team", t.scanTeam, `SELECT `+teamCols+` FROM teams WHERE id = $1`, id)
 }
 
 func (t *Tx) ListTeams(ctx context.Context) ([]desk.Team, error) {
@@ -346,19 +344,11 @@ func (t *Tx) UpdateAgent(ctx context.Context, a *desk.Agent) error {
 }
 
 func (t *Tx) GetAgent(ctx context.Context, id int64) (desk.Agent, error) {
-	a, err := t.scanAgent(t.tx.QueryRowContext(ctx, `SELECT `+agentCols+` FROM agents WHERE id = $1`, id))
-	if err != nil {
-		return desk.Agent{}, rowErr("agent", err)
-	}
-	return a, nil
+	return queryOne(ctx, t, "agent", t.scanAgent, `SELECT `+agentCols+` FROM agents WHERE id = $1`, id)
 }
 
 func (t *Tx) GetAgentByLogin(ctx context.Context, login string) (desk.Agent, error) {
-	a, err := t.scanAgent(t.tx.QueryRowContext(ctx, `SELECT `+agentCols+` FROM agents WHERE login = $1`, login))
-	if err != nil {
-		return desk.Agent{}, rowErr("agent", err)
-	}
-	return a, nil
+	return queryOne(ctx, t, "agent", t.scanAgent, `SELECT `+agentCols+` FROM agents WHERE login = $1`, login)
 }
 
 func (t *Tx) ListAgents(ctx context.Context) ([]desk.Agent, error) {
@@ -467,11 +457,7 @@ func (t *Tx) CreateToken(ctx context.Context, k *desk.APIToken) error {
 }
 
 func (t *Tx) GetTokenByHash(ctx context.Context, hash string) (desk.APIToken, error) {
-	k, err := t.scanToken(t.tx.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE hash = $1`, hash))
-	if err != nil {
-		return desk.APIToken{}, rowErr("token", err)
-	}
-	return k, nil
+	return queryOne(ctx, t, "token", t.scanToken, `SELECT `+tokenCols+` FROM api_tokens WHERE hash = $1`, hash)
 }
 
 func (t *Tx) ListTokens(ctx context.Context) ([]desk.APIToken, error) {
