@@ -75,6 +75,8 @@ test('customer chats with an agent in real time', async () => {
   await agent.locator('[data-testid="timeline-message"][data-author-kind="agent"]:not([data-pending="true"])', { hasText: 'checking the transaction' }).waitFor({ timeout: 15000 });
 
   await customer.page.locator('[data-testid="custos-message"][data-author-kind="agent"]', { hasText: 'checking the transaction' }).waitFor({ timeout: 15000 });
+  // Replying took the chat: the agent now carries 1 of their 5 chats.
+  await agent.getByTestId('chat-load').filter({ hasText: '1/5' }).waitFor({ timeout: 15000 });
 
   // An internal note never reaches the customer.
   await agent.getByTestId('composer-mode-note').click();

@@ -77,6 +77,7 @@ export function Workspace({ me: initialMe, onLogout }: { me: Me; onLogout: () =>
   const [notify, setNotify] = useState<NotifyState>(notifyState);
   const [showHelp, setShowHelp] = useState(false);
   const [toasts, setToasts] = useState<{ id: number; msg: string }[]>([]);
+  const [chatLoad, setChatLoad] = useState<number | null>(null);
   const [, setTick] = useState(0);
 
   const sockRef = useRef<AgentSocket | null>(null);
@@ -100,6 +101,26 @@ export function Workspace({ me: initialMe, onLogout }: { me: Me; onLogout: () =>
     setToasts((ts) => [...ts.slice(-3), { id, msg }]);
     window.setTimeout(() => setToasts((ts) => ts.filter((x) => x.id !== id)), 6000);
   }, []);
+
+  // The agent's open chats against their concurrent-chat limit, refreshed
+  // (at most once a second) when ticket frames arrive.
+  const loadTimer = useRef<number | null>(null);
+  const refreshChatLoad = useCallback(() => {
+    if (loadTimer.current !== null) return;
+    loadTimer.current = window.setTimeout(() => {
+      loadTimer.current = null;
+      api
+        .tickets({ view: 'mine', channel: 'chat', status: 'new,open,pending,on-hold', limit: 100 })
+        .then((r) => setChatLoad(r.items ? r.items.length : 0))
+        .catch(() => setChatLoad(null));
+    }, 1000);
+  }, []);
+  useEffect(() => {
+    refreshChatLoad();
+    return () => {
+      if (loadTimer.current !== null) window.clearTimeout(loadTimer.current);
+    };
+  }, [refreshChatLoad]);
 
   // relative times refresh
   useEffect(() => {
@@ -254,6 +275,7 @@ export function Workspace({ me: initialMe, onLogout }: { me: Me; onLogout: () =>
         case 'ticket': {
           const tk = f.ticket;
           if (!tk) return;
+          if (tk.channel === 'chat') refreshChatLoad();
           setList((l) => {
             const r = applyTicketToList(l.items, tk, filterRef.current, meRef.current);
             return r.change === 'none' ? l : { ...l, items: r.items };
@@ -500,6 +522,15 @@ export function Workspace({ me: initialMe, onLogout }: { me: Me; onLogout: () =>
           </button>
         )}
         <button className="btn ghost sm" onClick={() => setShowHelp(true)} data-testid="shortcuts-help">{t('header.shortcuts')}</button>
+        {chatLoad !== null && (
+          <span
+            className={`chat-load${chatLoad >= (me.chat_limit ?? 0) ? ' full' : ''}`}
+            data-testid="chat-load"
+            title={t('header.chatLoadTitle')}
+          >
+            {t('header.chatLoad')} {chatLoad}/{me.chat_limit ?? 0}
+          </span>
+        )}
         <label className={`presence-select presence-${me.presence ?? 'offline'}`}>
           <span className="dot" />
           <select data-testid="presence-select" aria-label={t('header.presence')} value={me.presence ?? 'offline'} onChange={(e) => void setPresence(e.target.value)}>

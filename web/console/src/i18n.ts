@@ -80,6 +80,8 @@ const en = {
   'header.notifyOn': 'Notifications on',
   'header.notifyDenied': 'Notifications blocked',
   'header.shortcuts': 'Shortcuts (?)',
+  'header.chatLoad': 'Chats',
+  'header.chatLoadTitle': 'Your open chats and your concurrent-chat limit',
   'ws.connected': 'Live',
   'ws.connecting': 'Connecting…',
   'ws.offline': 'Offline',
