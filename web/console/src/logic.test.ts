@@ -187,3 +187,14 @@ describe('misc', () => {
     expect(htmlToText('<p>Hello&nbsp;<b>world</b></p><script>alert(1)</script><p>2 &lt; 3</p>')).toBe('Hello world\n2 < 3');
   });
 });
+
+describe('mergeTimeline ties', () => {
+  it('puts the created event first and caused events after their message', () => {
+    const at = '2026-11-23T12:00:00.000Z';
+    const msg = { id: 1, ticket_id: 1, seq: 1, author_kind: 'contact', author_id: 1, internal: false, text: 'hi', attachments: [], client_id: '', created_at: at } as unknown as Message;
+    const created = { id: 1, ticket_id: 1, actor_kind: 'contact', actor_id: 1, field: 'created', old: '', new: 'new', created_at: at } as unknown as TicketEvent;
+    const status = { id: 2, ticket_id: 1, actor_kind: 'agent', actor_id: 2, field: 'status', old: 'new', new: 'open', created_at: at } as unknown as TicketEvent;
+    const out = mergeTimeline([msg], [created, status]);
+    expect(out.map((x) => x.key)).toEqual(['e1', 'm1', 'e2']);
+  });
+});

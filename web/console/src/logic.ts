@@ -154,7 +154,11 @@ export function mergeTimeline(messages: Message[], events: TicketEvent[], pendin
   while (i < msgs.length || j < evs.length) {
     const m = msgs[i];
     const e = evs[j];
-    if (m && (!e || ts(m.created_at) <= ts(e.created_at))) {
+    // Ties (same millisecond: one transaction) put a message before the
+    // events it caused, except the ticket's "created" event, which is first.
+    const mt = m ? ts(m.created_at) : 0;
+    const et = e ? ts(e.created_at) : 0;
+    if (m && (!e || mt < et || (mt === et && e.field !== 'created'))) {
       out.push({ kind: 'message', key: `m${m.id}`, at: ts(m.created_at), message: m });
       i++;
     } else {
