@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command. Installs what the tests need when it is missing (Debian
-# packages when root: PostgreSQL, Chromium, fonts), builds the web assets,
+# packages when root: PostgreSQL, NATS server, Chromium, fonts), builds the web assets,
 # starts a throwaway PostgreSQL on a loopback port, then runs every test:
 # go vet, the Go tests on SQLite and PostgreSQL, a short fuzz run, the web
 # unit tests and the browser end-to-end tests. Stops what it started.
@@ -18,6 +18,7 @@ pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || tru
 fc-list 2>/dev/null | grep -qi "noto sans cjk" || need+=(fonts-noto-cjk)
 fc-list 2>/dev/null | grep -qi "thai" || need+=(fonts-thai-tlwg)
 command -v node >/dev/null || need+=(nodejs npm)
+{ [ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null; } || need+=(nats-server)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     log "installing ${need[*]}"
@@ -42,6 +43,9 @@ log "starting PostgreSQL on 127.0.0.1:$PGPORT"
 export CUSTOS_TEST_PG
 CUSTOS_TEST_PG=$(scripts/pg-test-server.sh start "$PGDIR" "$PGPORT" | tail -n1)
 export CUSTOS_TEST_REQUIRE_PG=1
+# The multi-node tests start their own nats-server on a free loopback port;
+# here they must run, not skip.
+export CUSTOS_TEST_REQUIRE_NATS=1
 
 # --- 4. Go -----------------------------------------------------------------------
 log "go vet"
@@ -53,7 +57,7 @@ log "go test (SQLite and PostgreSQL)"
 go test -count=1 -timeout 15m ./... 2>&1 | tee /tmp/custos-go-test.log
 
 log "go test -race (concurrency-heavy packages)"
-go test -race -count=1 -timeout 10m ./internal/store/ ./internal/realtime/ ./internal/chat/ ./internal/tickets/ ./internal/auth/
+go test -race -count=1 -timeout 10m ./internal/store/ ./internal/realtime/... ./internal/chat/ ./internal/tickets/ ./internal/auth/
 
 log "fuzz FuzzCreateTicket for $FUZZTIME"
 go test -run='^$' -fuzz='^FuzzCreateTicket$' -fuzztime="$FUZZTIME" ./internal/httpapi/

@@ -27,6 +27,7 @@ import (
 	"custos/internal/config"
 	"custos/internal/httpapi"
 	"custos/internal/realtime"
+	"custos/internal/realtime/natsbus"
 	"custos/internal/store"
 	"custos/internal/store/postgres"
 	"custos/internal/store/sqlite"
@@ -75,6 +76,7 @@ type App struct {
 	DB      DB
 	Store   *store.Batcher // group-commit writer over DB
 	Hub     *realtime.Hub
+	Bus     *natsbus.Bus // fan-out between nodes; nil for a single node
 	Auth    *auth.Service
 	Tickets *tickets.Service
 	Attach  *attach.Service
@@ -108,7 +110,21 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, erro
 	// Every service sees the instrumented group-commit store: one place
 	// times every transaction (custos_db_seconds).
 	st := httpapi.InstrumentStore(a.Store, reg)
-	a.Hub = realtime.NewHub(realtime.HubOptions{})
+	var hubOpts realtime.HubOptions
+	if cfg.NATSURL != "" {
+		// Several nodes: events published here also go to the others, and
+		// theirs are delivered here. The database stays the record.
+		if a.Bus, err = natsbus.Connect(natsbus.Options{URL: cfg.NATSURL, Logger: log, Registerer: reg}); err != nil {
+			return nil, err
+		}
+		hubOpts.Forward = a.Bus.Forward
+	}
+	a.Hub = realtime.NewHub(hubOpts)
+	if a.Bus != nil {
+		if err := a.Bus.Subscribe(a.Hub); err != nil {
+			return nil, err
+		}
+	}
 	a.Auth = auth.NewService(st, auth.Options{
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax,
 		RequireTOTP: cfg.RequireTOTP, Secure: cfg.TLS(),
@@ -128,6 +144,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, erro
 	}
 	a.Chat = chat.New(chat.Config{
 		SiteKey: cfg.SiteKey, IdentitySecret: secret, AllowedOrigins: cfg.AllowedOrigins,
+		SessionSecret: []byte(cfg.SessionSecret), // empty: random, one node
 	}, chat.Deps{Store: st, Tickets: a.Tickets, Hub: a.Hub, Attach: a.Attach, Logger: log})
 
 	registerGauges(reg, a)
@@ -171,7 +188,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, erro
 		a.err <- err
 	}()
 	ok = true
-	log.Info("custos started", slog.String("url", a.URL), slog.String("db", a.DB.Dialect()), slog.String("version", Version))
+	log.Info("custos started", slog.String("url", a.URL), slog.String("db", a.DB.Dialect()), slog.Bool("multi_node", a.Bus != nil),
+		slog.String("version", Version))
 	return a, nil
 }
 
@@ -204,7 +222,7 @@ func (a *App) Wait(ctx context.Context) error {
 }
 
 // Close shuts down in reverse order: stop accepting, close WebSockets with
-// "going away", finish in-flight requests, flush the group-commit writer,
+// "going away", finish in-flight requests, drain NATS, flush the group-commit writer,
 // then close the database. Every acknowledged message is already committed.
 func (a *App) Close(ctx context.Context) error {
 	var errs []error
@@ -216,6 +234,16 @@ func (a *App) Close(ctx context.Context) error {
 			errs = append(errs, err)
 			a.srv.Close()
 		}
+	}
+	if a.Bus != nil {
+		// After the servers: every event of a finished request is queued;
+		// draining sends what nats.go buffered.
+		if err := a.Bus.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("nats: %w", err))
+		}
+	}
+	if a.Hub != nil {
+		a.Hub.Close()
 	}
 	if a.Store != nil {
 		a.Store.Close()

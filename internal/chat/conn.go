@@ -4,11 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
-	"sync"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -202,74 +206,59 @@ func (b *bucket) take(now time.Time) verdict {
 	}
 }
 
-// sessions are the cs_ tokens customers use for HTTP calls. They live in
-// memory only: a restart ends them, and the widget gets a new one with the
-// next welcome.
+// sessions issue and check the cs_ tokens customers use for HTTP calls
+// (attachments). They are stateless so that any node accepts a session
+// another node issued: "cs_" + base64url(contact id, expiry as two
+// big-endian int64) + "." + base64url(HMAC-SHA256 under the shared
+// session secret). A welcome issues one valid for the TTL; each new welcome
+// issues a fresh one, and the node holding a live connection of the contact
+// keeps accepting its expired tokens, so a session lasts the connection plus
+// the TTL. The format is opaque to clients and may change.
 type sessions struct {
 	now func() time.Time
 	ttl time.Duration
-
-	mu        sync.Mutex
-	m         map[string]*session // by hash of the token
-	lastSweep time.Time
+	key []byte
 }
 
-type session struct {
-	contactID int64
-	conns     int       // open connections using it
-	expires   time.Time // when conns is 0
+const sessionDomain = "custos chat session v1\x00"
+
+func newSessions(now func() time.Time, ttl time.Duration, key []byte) *sessions {
+	return &sessions{now: now, ttl: ttl, key: key}
 }
 
-func newSessions(now func() time.Time, ttl time.Duration) *sessions {
-	return &sessions{now: now, ttl: ttl, m: make(map[string]*session)}
+func (s *sessions) mac(payload []byte) []byte {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte(sessionDomain))
+	m.Write(payload)
+	return m.Sum(nil)
 }
 
-// open issues a token for a connection of contactID.
-func (s *sessions) open(contactID int64) (token, hash string) {
-	token, hash = auth.NewSecret(auth.PrefixChatSession)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sweep()
-	s.m[hash] = &session{contactID: contactID, conns: 1}
-	return token, hash
+// issue returns a token for contactID valid for the TTL.
+func (s *sessions) issue(contactID int64) string {
+	payload := make([]byte, 16)
+	binary.BigEndian.PutUint64(payload, uint64(contactID))
+	binary.BigEndian.PutUint64(payload[8:], uint64(s.now().Add(s.ttl).Unix()))
+	return auth.PrefixChatSession + base64.RawURLEncoding.EncodeToString(payload) + "." +
+		base64.RawURLEncoding.EncodeToString(s.mac(payload))
 }
 
-// release starts the expiry clock when the connection ends.
-func (s *sessions) release(hash string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if ss := s.m[hash]; ss != nil {
-		ss.conns--
-		if ss.conns <= 0 {
-			ss.expires = s.now().Add(s.ttl)
-		}
+// verify returns the contact and expiry of an authentic token (expired or
+// not: the caller decides).
+func (s *sessions) verify(token string) (contactID int64, expires time.Time, ok bool) {
+	body, found := strings.CutPrefix(token, auth.PrefixChatSession)
+	if !found || len(token) > 128 {
+		return 0, time.Time{}, false
 	}
-}
-
-// contact returns the contact of a live token.
-func (s *sessions) contact(token string) (int64, bool) {
-	if len(token) > 128 {
-		return 0, false
+	p64, m64, found := strings.Cut(body, ".")
+	if !found {
+		return 0, time.Time{}, false
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ss := s.m[auth.HashSecret(token)]
-	if ss == nil || (ss.conns <= 0 && s.now().After(ss.expires)) {
-		return 0, false
+	payload, err1 := base64.RawURLEncoding.DecodeString(p64)
+	sig, err2 := base64.RawURLEncoding.DecodeString(m64)
+	if err1 != nil || err2 != nil || len(payload) != 16 || !hmac.Equal(sig, s.mac(payload)) {
+		return 0, time.Time{}, false
 	}
-	return ss.contactID, true
-}
-
-// sweep drops expired sessions, at most once a minute, under s.mu.
-func (s *sessions) sweep() {
-	now := s.now()
-	if now.Sub(s.lastSweep) < time.Minute {
-		return
-	}
-	s.lastSweep = now
-	for h, ss := range s.m {
-		if ss.conns <= 0 && now.After(ss.expires) {
-			delete(s.m, h)
-		}
-	}
+	contactID = int64(binary.BigEndian.Uint64(payload))
+	expires = time.Unix(int64(binary.BigEndian.Uint64(payload[8:])), 0)
+	return contactID, expires, contactID > 0
 }

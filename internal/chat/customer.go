@@ -36,7 +36,6 @@ type custConn struct {
 	srv     *Server
 	contact desk.Contact
 	sub     *realtime.Subscription
-	session string // hash
 
 	frames, sends bucket
 
@@ -138,8 +137,7 @@ func (s *Server) hello(c *conn, ip netip.Addr) (*custConn, desk.Ticket, *resumeF
 		cc.release()
 		return nil, none, nil
 	}
-	token, hash := s.sessions.open(contact.ID)
-	cc.session = hash
+	token := s.sessions.issue(contact.ID)
 
 	welcome := welcomeFrame{Type: "welcome", V: 1, Session: token, DeviceToken: device,
 		HeartbeatSec: int(s.cfg.HeartbeatInterval / time.Second), Contact: contactView{ID: contact.ID, Name: contact.Name},
@@ -177,13 +175,10 @@ func (cc *custConn) run(cur desk.Ticket, resume *resumeFrame) {
 	<-writerDone
 }
 
-// release gives back what hello took: the session, the subscription and
-// the per-contact slot.
+// release gives back what hello took: the subscription and the per-contact
+// slot (which ends the grace that kept expired sessions valid).
 func (cc *custConn) release() {
 	s := cc.srv
-	if cc.session != "" {
-		s.sessions.release(cc.session)
-	}
 	cc.sub.Close()
 	s.removeCustomer(cc)
 }

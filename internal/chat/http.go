@@ -12,7 +12,7 @@ import (
 )
 
 // customerSession authenticates a customer HTTP call by its cs_ session
-// (Authorization: Bearer, or ?session= for <img> tags).
+// (Authorization: Bearer, or ?session= for <img> tags), issued by any node.
 func (s *Server) customerSession(r *http.Request) (int64, bool) {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
@@ -21,7 +21,19 @@ func (s *Server) customerSession(r *http.Request) (int64, bool) {
 	if tok == "" {
 		return 0, false
 	}
-	return s.sessions.contact(strings.TrimSpace(tok))
+	id, expires, ok := s.sessions.verify(strings.TrimSpace(tok))
+	if !ok {
+		return 0, false
+	}
+	return id, s.d.Now().Before(expires) || s.connected(id)
+}
+
+// connected reports whether this node holds a live connection of the
+// contact (which keeps its sessions valid beyond their expiry).
+func (s *Server) connected(contactID int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.byContact[contactID]) > 0
 }
 
 func (s *Server) uploadAttachment(w http.ResponseWriter, r *http.Request) {

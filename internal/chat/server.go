@@ -16,6 +16,7 @@ package chat
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -57,6 +58,10 @@ type Config struct {
 	MaxConnsPerContact int           // default 5; the oldest is closed with 4010
 	MaxFrame           int64         // default 64 KiB
 	SessionTTL         time.Duration // after the connection ends; default 1 h
+	// SessionSecret signs customer cs_ sessions; every node behind one
+	// load balancer must share it. Empty = a random per-process secret
+	// (one node only).
+	SessionSecret []byte
 
 	// Token buckets per connection: all frames, and send frames.
 	FrameRate, FrameBurst float64 // default 20/s, 40
@@ -102,6 +107,10 @@ func (c *Config) defaults() {
 	}
 	if c.VisitorBurst < 1 {
 		c.VisitorBurst = 1
+	}
+	if len(c.SessionSecret) == 0 {
+		c.SessionSecret = make([]byte, 32)
+		rand.Read(c.SessionSecret)
 	}
 	if c.ReadWorkers <= 0 {
 		c.ReadWorkers = 4
@@ -161,7 +170,7 @@ func New(cfg Config, d Deps) *Server {
 	s := &Server{
 		cfg: cfg, d: d, log: d.Logger.With(slog.String("component", "chat")),
 		ctx: ctx, cancel: cancel,
-		sessions:  newSessions(d.Now, cfg.SessionTTL),
+		sessions:  newSessions(d.Now, cfg.SessionTTL, cfg.SessionSecret),
 		visitors:  newVisitorLimiter(cfg.VisitorsPerMinute, cfg.VisitorBurst, cfg.LimitLoopbackVisitors),
 		conns:     make(map[*conn]struct{}),
 		byContact: make(map[int64][]*custConn),

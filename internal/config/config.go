@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -39,6 +40,12 @@ type Config struct {
 	SiteKey        string   `json:"site_key"`        // public key the widget sends
 	IdentitySecret string   `json:"identity_secret"` // HS256 secret for customer identity tokens
 	AllowedOrigins []string `json:"allowed_origins"` // origins allowed to open chat WebSockets ("*" = any)
+
+	// NATSURL enables multi-node fan-out of real-time events; empty = one
+	// node. SessionSecret signs customer chat sessions (cs_) so that any
+	// node accepts them; every node must share it.
+	NATSURL       string `json:"nats_url"`
+	SessionSecret string `json:"session_secret"`
 
 	// APIRateAgent / APIRateToken bound REST requests per second per agent
 	// session / per API token (bursts of twice that); 0 = unlimited.
@@ -75,6 +82,7 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		logLevel, logFormat, siteKey    string
 		origins, identity, idle, maxAge string
 		requireTOTP, rateAgent, rateTok string
+		natsURL, sessionSecret          string
 	)
 	fs.StringVar(&file, "config", "", "optional JSON config file (env CUSTOS_CONFIG)")
 	fs.StringVar(&addr, "addr", "", "listen address host:port (env CUSTOS_ADDR; default 127.0.0.1:8080)")
@@ -92,6 +100,8 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 	fs.StringVar(&requireTOTP, "require-totp", "", "true: every agent must use an authenticator (env CUSTOS_REQUIRE_TOTP)")
 	fs.StringVar(&rateAgent, "api-rate-agent", "", "REST requests/s per agent session, 0 = unlimited (env CUSTOS_API_RATE_AGENT; default 20)")
 	fs.StringVar(&rateTok, "api-rate-token", "", "REST requests/s per API token, 0 = unlimited (env CUSTOS_API_RATE_TOKEN; default 300)")
+	fs.StringVar(&natsURL, "nats-url", "", "NATS URL for fan-out between nodes, e.g. nats://127.0.0.1:4222; empty = single node (env CUSTOS_NATS_URL)")
+	fs.StringVar(&sessionSecret, "session-secret", "", "secret (32+ chars) signing customer chat sessions, shared by every node (env CUSTOS_SESSION_SECRET; prefer the env or file)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -121,6 +131,8 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 	set(&c.LogFormat, "CUSTOS_LOG_FORMAT", logFormat)
 	set(&c.SiteKey, "CUSTOS_SITE_KEY", siteKey)
 	set(&c.IdentitySecret, "CUSTOS_IDENTITY_SECRET", identity)
+	set(&c.NATSURL, "CUSTOS_NATS_URL", natsURL)
+	set(&c.SessionSecret, "CUSTOS_SESSION_SECRET", sessionSecret)
 	set(&c.SessionIdleS, "CUSTOS_SESSION_IDLE", idle)
 	set(&c.SessionMaxS, "CUSTOS_SESSION_MAX", maxAge)
 	var o string
@@ -222,6 +234,23 @@ func (c *Config) Validate() error {
 	}
 	if c.IdentitySecret != "" && len(c.IdentitySecret) < 32 {
 		bad("identity_secret", "must be at least 32 characters")
+	}
+	if c.SessionSecret != "" && len(c.SessionSecret) < 32 {
+		bad("session_secret", "must be at least 32 characters")
+	}
+	if c.NATSURL != "" {
+		for _, u := range strings.Split(c.NATSURL, ",") {
+			if p, err := url.Parse(strings.TrimSpace(u)); err != nil || p.Scheme != "nats" || p.Host == "" {
+				bad("nats_url", "%q is not a nats://host:port URL (comma-separate several servers)", u)
+				break
+			}
+		}
+		if c.DB == "" {
+			bad("nats_url", "several nodes need a shared PostgreSQL database: set db to a postgres:// URL (the embedded SQLite store belongs to one node), or leave nats_url empty")
+		}
+		if c.SessionSecret == "" {
+			bad("session_secret", "required when nats_url is set: every node must share it so a chat session issued by one node works on the others")
+		}
 	}
 	for _, o := range c.AllowedOrigins {
 		if o != "*" && strings.ContainsAny(o, " /") {

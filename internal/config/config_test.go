@@ -52,12 +52,33 @@ func TestInvalidNamesTheSetting(t *testing.T) {
 		{nil, map[string]string{"CUSTOS_ALLOWED_ORIGINS": "https://x.example/path"}, "allowed_origins:"},
 		{[]string{"--api-rate-token", "fast"}, nil, "api_rate_token:"},
 		{nil, map[string]string{"CUSTOS_API_RATE_AGENT": "-3"}, "api_rate_agent:"},
+		{nil, map[string]string{"CUSTOS_SESSION_SECRET": "short"}, "session_secret:"},
+		{[]string{"--nats-url", "http://127.0.0.1:4222"}, map[string]string{"CUSTOS_DB": "postgres://x/y", "CUSTOS_SESSION_SECRET": secret32}, "nats_url:"},
+		{[]string{"--nats-url", "nats://"}, map[string]string{"CUSTOS_DB": "postgres://x/y", "CUSTOS_SESSION_SECRET": secret32}, "nats_url:"},
+		// Multi-node on SQLite is refused, naming both settings.
+		{[]string{"--nats-url", "nats://127.0.0.1:4222"}, map[string]string{"CUSTOS_SESSION_SECRET": secret32}, "nats_url: several nodes need a shared PostgreSQL database: set db"},
+		{[]string{"--nats-url", "nats://127.0.0.1:4222", "--db", "postgres://x/y"}, nil, "session_secret: required when nats_url"},
 	}
 	for _, tc := range cases {
 		_, err := load(t, tc.args, tc.env)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v %v: error %v, want it to name %q", tc.args, tc.env, err, tc.want)
 		}
+	}
+}
+
+const secret32 = "0123456789abcdef0123456789abcdef"
+
+func TestMultiNode(t *testing.T) {
+	c, err := load(t, []string{"--nats-url", "nats://10.0.0.1:4222,nats://10.0.0.2:4222"},
+		map[string]string{"CUSTOS_DB": "postgres://u@db/custos", "CUSTOS_SESSION_SECRET": secret32})
+	if err != nil || c.NATSURL != "nats://10.0.0.1:4222,nats://10.0.0.2:4222" || c.SessionSecret != secret32 {
+		t.Fatalf("%+v %v", c, err)
+	}
+	file := filepath.Join(t.TempDir(), "c.json")
+	os.WriteFile(file, []byte(`{"db":"postgres://u@db/custos","nats_url":"nats://nats:4222","session_secret":"`+secret32+`"}`), 0o600)
+	if c, err := load(t, []string{"--config", file}, nil); err != nil || c.NATSURL != "nats://nats:4222" {
+		t.Fatalf("file: %+v %v", c, err)
 	}
 }
 
