@@ -148,7 +148,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, erro
 	}, chat.Deps{Store: st, Tickets: a.Tickets, Hub: a.Hub, Attach: a.Attach, Logger: log})
 
 	registerGauges(reg, a)
-	a.HTTP = httpapi.New(httpapi.Config{TLS: cfg.TLS(), AgentRate: cfg.APIRateAgent, TokenRate: cfg.APIRateToken}, httpapi.Deps{
+	a.HTTP = httpapi.New(httpapi.Config{TLS: cfg.TLS(), AgentRate: cfg.APIRateAgent, TokenRate: cfg.APIRateToken,
+		TrustedProxies: cfg.TrustedProxyPrefixes}, httpapi.Deps{
 		Store: st, Auth: a.Auth, Tickets: a.Tickets, Attach: a.Attach, AgentStream: a.Chat,
 		Publisher: a.Hub, Logger: log, Registry: reg, Version: Version,
 	})

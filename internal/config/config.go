@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -52,6 +53,12 @@ type Config struct {
 	APIRateAgent float64 `json:"api_rate_agent"`
 	APIRateToken float64 `json:"api_rate_token"`
 
+	// TrustedProxies lists the load balancers / reverse proxies (addresses
+	// or CIDR prefixes) whose X-Forwarded-For names the client; empty =
+	// the TCP peer is the client. Validate fills TrustedProxyPrefixes.
+	TrustedProxies       []string       `json:"trusted_proxies"`
+	TrustedProxyPrefixes []netip.Prefix `json:"-"`
+
 	ShutdownTimeout time.Duration `json:"-"`
 }
 
@@ -82,7 +89,7 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		logLevel, logFormat, siteKey    string
 		origins, identity, idle, maxAge string
 		requireTOTP, rateAgent, rateTok string
-		natsURL, sessionSecret          string
+		natsURL, sessionSecret, proxies string
 	)
 	fs.StringVar(&file, "config", "", "optional JSON config file (env CUSTOS_CONFIG)")
 	fs.StringVar(&addr, "addr", "", "listen address host:port (env CUSTOS_ADDR; default 127.0.0.1:8080)")
@@ -102,6 +109,7 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 	fs.StringVar(&rateTok, "api-rate-token", "", "REST requests/s per API token, 0 = unlimited (env CUSTOS_API_RATE_TOKEN; default 300)")
 	fs.StringVar(&natsURL, "nats-url", "", "NATS URL for fan-out between nodes, e.g. nats://127.0.0.1:4222; empty = single node (env CUSTOS_NATS_URL)")
 	fs.StringVar(&sessionSecret, "session-secret", "", "secret (32+ chars) signing customer chat sessions, shared by every node (env CUSTOS_SESSION_SECRET; prefer the env or file)")
+	fs.StringVar(&proxies, "trusted-proxies", "", "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed (env CUSTOS_TRUSTED_PROXIES; default none)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -139,6 +147,11 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 	set(&o, "CUSTOS_ALLOWED_ORIGINS", origins)
 	if o != "" {
 		c.AllowedOrigins = splitList(o)
+	}
+	var tp string
+	set(&tp, "CUSTOS_TRUSTED_PROXIES", proxies)
+	if tp != "" {
+		c.TrustedProxies = splitList(tp)
 	}
 	var rt string
 	set(&rt, "CUSTOS_REQUIRE_TOTP", requireTOTP)
@@ -263,6 +276,15 @@ func (c *Config) Validate() error {
 	if c.APIRateToken < 0 || c.APIRateToken > 1e6 {
 		bad("api_rate_token", "must be 0 (unlimited) to 1000000")
 	}
+	c.TrustedProxyPrefixes = nil
+	for _, s := range c.TrustedProxies {
+		p, err := parsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			bad("trusted_proxies", "%q is not an IP address or CIDR prefix such as 10.0.0.0/8", s)
+			continue
+		}
+		c.TrustedProxyPrefixes = append(c.TrustedProxyPrefixes, p)
+	}
 	for _, d := range []struct {
 		name string
 		s    string
@@ -279,6 +301,20 @@ func (c *Config) Validate() error {
 		*d.dst = v
 	}
 	return errors.Join(errs...)
+}
+
+// parsePrefix reads "10.0.0.0/8" or a single address ("192.0.2.7", "::1").
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // TLS reports whether HTTPS is configured.

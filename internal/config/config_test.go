@@ -58,6 +58,8 @@ func TestInvalidNamesTheSetting(t *testing.T) {
 		// Multi-node on SQLite is refused, naming both settings.
 		{[]string{"--nats-url", "nats://127.0.0.1:4222"}, map[string]string{"CUSTOS_SESSION_SECRET": secret32}, "nats_url: several nodes need a shared PostgreSQL database: set db"},
 		{[]string{"--nats-url", "nats://127.0.0.1:4222", "--db", "postgres://x/y"}, nil, "session_secret: required when nats_url"},
+		{[]string{"--trusted-proxies", "10.0.0.0/8,lb.internal"}, nil, `trusted_proxies: "lb.internal"`},
+		{nil, map[string]string{"CUSTOS_TRUSTED_PROXIES": "10.0.0.0/33"}, "trusted_proxies:"},
 	}
 	for _, tc := range cases {
 		_, err := load(t, tc.args, tc.env)
@@ -87,5 +89,16 @@ func TestConfigFileUnknownField(t *testing.T) {
 	os.WriteFile(file, []byte(`{"adr":"x"}`), 0o600)
 	if _, err := load(t, []string{"--config", file}, nil); err == nil || !strings.Contains(err.Error(), "adr") {
 		t.Fatalf("want unknown field error, got %v", err)
+	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := load(t, []string{"--trusted-proxies", "10.0.0.0/8, 192.0.2.7,::1"}, nil)
+	if err != nil || len(c.TrustedProxyPrefixes) != 3 || c.TrustedProxyPrefixes[1].String() != "192.0.2.7/32" ||
+		c.TrustedProxyPrefixes[2].String() != "::1/128" {
+		t.Fatalf("%v %v", c.TrustedProxyPrefixes, err)
+	}
+	if c, err := load(t, nil, nil); err != nil || len(c.TrustedProxyPrefixes) != 0 {
+		t.Fatalf("default must trust no proxy: %v %v", c.TrustedProxyPrefixes, err)
 	}
 }

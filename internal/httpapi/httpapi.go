@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 
@@ -60,6 +61,9 @@ type Config struct {
 	// AgentRate and TokenRate bound API requests per second for each agent
 	// session and each API token (bursts of twice that); 0 = unlimited.
 	AgentRate, TokenRate float64
+	// TrustedProxies are the load balancers and reverse proxies whose
+	// X-Forwarded-For is believed (see clientAddr); nil = none.
+	TrustedProxies []netip.Prefix
 }
 
 // Attachments is what the API needs from the attachment store.

@@ -123,6 +123,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		id = newRequestID()
 	}
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+	if len(s.cfg.TrustedProxies) > 0 {
+		// Every handler reads the client from RemoteAddr; behind our own
+		// proxies that is the hop they name.
+		r.RemoteAddr = clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.cfg.TrustedProxies)
+	}
 	sw := &statusWriter{ResponseWriter: w}
 	s.securityHeaders(sw.Header(), r.URL.Path)
 	sw.Header().Set("X-Request-Id", id)
