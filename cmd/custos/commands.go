@@ -165,7 +165,7 @@ func readAll[T any](ctx context.Context, db store.Store, list func(store.Tx, con
 }
 
 func cmdUser(ctx context.Context, e env, args []string) error {
-	sub, rest, err := subcommand(e, args, "Usage: custos user create|list|disable|enable|reset-password [flags]\n  passwords are read from standard input, never from argv")
+	sub, rest, err := subcommand(e, args, "Usage: custos user create|list|disable|enable|reset-password|remove-totp [flags]\n  passwords are read from standard input, never from argv\n  remove-totp takes away a lost authenticator")
 	if err != nil {
 		return err
 	}
@@ -255,6 +255,17 @@ func cmdUser(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "password of %s reset; their sessions were ended\n", a.Login)
+	case "remove-totp":
+		// The way back in for an admin whose phone is gone and who has no
+		// other admin to ask.
+		a, err := find()
+		if err != nil {
+			return err
+		}
+		if err := au.DisableTOTP(ctx, auth.Principal{}, a.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "authenticator of %s removed\n", a.Login)
 	default:
 		return usageError{"unknown subcommand " + strconv.Quote(sub)}
 	}

@@ -100,6 +100,25 @@ func TestAdminCommands(t *testing.T) {
 	if code, out, errs = runCLI(t, "another-long-password\n", "user", "reset-password", "--data", data, "--login", "newbie"); code != 0 {
 		t.Fatalf("reset-password: %d %q %q", code, out, errs)
 	}
+	// A lost authenticator is removed from the command line.
+	sdb, err := sql.Open("sqlite", filepath.Join(data, "custos.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sdb.Close()
+	if _, err := sdb.Exec(`UPDATE agents SET totp_secret = 'JBSWY3DPEHPK3PXP' WHERE login = 'newbie'`); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs = runCLI(t, "", "user", "remove-totp", "--data", data, "--login", "newbie"); code != 0 || !strings.Contains(out, "removed") {
+		t.Fatalf("remove-totp: %d %q %q", code, out, errs)
+	}
+	var totp string
+	if err := sdb.QueryRow(`SELECT totp_secret FROM agents WHERE login = 'newbie'`).Scan(&totp); err != nil || totp != "" {
+		t.Fatalf("authenticator still there: %q %v", totp, err)
+	}
+	if code, _, _ = runCLI(t, "", "user", "remove-totp", "--data", data, "--login", "nobody-here"); code == 0 {
+		t.Fatal("remove-totp of an unknown login succeeded")
+	}
 	code, out, errs = runCLI(t, "", "token", "create", "--data", data, "--name", "ledger-sync", "--scopes", "tickets:read,tickets:write")
 	if code != 0 || !strings.HasPrefix(strings.TrimSpace(out), "cst_") || strings.Contains(errs, "cst_") {
 		t.Fatalf("token create: %d out=%q err=%q", code, out, errs)

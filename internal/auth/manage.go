@@ -38,7 +38,8 @@ func (s *Service) EnableTOTP(ctx context.Context, p Principal, secret, code stri
 	if err != nil || len(key) < 16 {
 		return desk.Problems{"secret": "must be the base32 secret from BeginTOTP"}.Err()
 	}
-	if !VerifyTOTP(secret, code, s.now()) {
+	step, ok := MatchTOTP(secret, code, s.now())
+	if !ok {
 		return desk.Problems{"code": "wrong authenticator code; check the device clock"}.Err()
 	}
 	err = s.st.Write(ctx, func(tx store.Tx) error {
@@ -54,6 +55,8 @@ func (s *Service) EnableTOTP(ctx context.Context, p Principal, secret, code stri
 			return desk.Errorf(desk.EConflict, "an authenticator is already enabled; disable it first")
 		}
 		sec.TOTPSecret = b32.EncodeToString(key)
+		// The enrolment code is spent: it cannot also open a session.
+		sec.TOTPLastStep = max(sec.TOTPLastStep, step)
 		if err := tx.SetAgentSecrets(ctx, sec); err != nil {
 			return err
 		}

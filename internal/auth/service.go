@@ -26,12 +26,17 @@ const (
 	csrfHeader       = "X-CSRF-Token"
 	msgBadLogin      = "invalid login or password"
 	msgMFARequired   = "authenticator code required"
+	msgTOTPReused    = "this authenticator code was already used: wait for the next one"
 	msgUnauthorized  = "authentication required"
 	msgBadCSRF       = "missing or bad CSRF token"
 	defaultIssuer    = "Custos"
 	defaultIdle      = 12 * time.Hour
 	defaultMaxLength = 7 * 24 * time.Hour
 )
+
+// errTOTPRaced rolls back a login whose authenticator code another login
+// spent between the check and the commit.
+var errTOTPRaced = errors.New("authenticator code already used")
 
 // Options configure the Service. Zero values take the defaults.
 type Options struct {
@@ -152,6 +157,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 	if !ok {
 		return LoginResult{}, s.loginFailed(ctx, actor, "bad_password", desk.Errorf(desk.EUnauthorized, msgBadLogin))
 	}
+	var totpStep int64 // the step of the code used; 0 = none
 	if sec.TOTPSecret != "" {
 		code := strings.TrimSpace(in.TOTP)
 		if code == "" {
@@ -165,11 +171,18 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 			}
 			return LoginResult{}, desk.Errorf(desk.EMFARequired, msgMFARequired)
 		}
-		if !VerifyTOTP(sec.TOTPSecret, code, now) {
+		step, ok := MatchTOTP(sec.TOTPSecret, code, now)
+		if !ok {
 			// A wrong code counts towards the lock: with the password
 			// known, only the lock stops guessing a million codes.
 			return LoginResult{}, s.loginFailed(ctx, actor, "bad_totp", desk.Errorf(desk.EMFARequired, msgMFARequired))
 		}
+		if step <= sec.TOTPLastStep {
+			// Right code, already used: whoever saw it go by must not
+			// log in with it. Counted like a wrong code.
+			return LoginResult{}, s.loginFailed(ctx, actor, "totp_reused", desk.Errorf(desk.EMFARequired, msgTOTPReused))
+		}
+		totpStep = step
 	}
 
 	token, hash := NewSecret(PrefixSession)
@@ -190,8 +203,15 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 		if err != nil {
 			return err
 		}
-		if cur.FailedLogins != 0 || !cur.LockedUntil.IsZero() {
+		if totpStep != 0 && totpStep <= cur.TOTPLastStep {
+			// A concurrent login spent the same code first.
+			return errTOTPRaced
+		}
+		if cur.FailedLogins != 0 || !cur.LockedUntil.IsZero() || totpStep != 0 {
 			cur.FailedLogins, cur.LockedUntil = 0, time.Time{}
+			if totpStep != 0 {
+				cur.TOTPLastStep = totpStep
+			}
 			if err := tx.SetAgentSecrets(ctx, cur); err != nil {
 				return err
 			}
@@ -201,6 +221,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 		}
 		return s.audit(ctx, tx, actor, "auth.login", AgentTarget(agent.ID), map[string]any{"mfa_pending": sess.MFAPending})
 	})
+	if errors.Is(err, errTOTPRaced) {
+		return LoginResult{}, s.loginFailed(ctx, actor, "totp_reused", desk.Errorf(desk.EMFARequired, msgTOTPReused))
+	}
 	if err != nil {
 		return LoginResult{}, fmt.Errorf("open session: %w", err)
 	}

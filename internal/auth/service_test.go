@@ -285,6 +285,51 @@ func TestLoginTOTP(t *testing.T) {
 	}
 }
 
+// TestTOTPSingleUse: a code opens one session only, the enrolment code
+// opens none, and a later code still works.
+func TestTOTPSingleUse(t *testing.T) {
+	f := newFixture(t, Options{})
+	ctx := context.Background()
+	res, err := f.login(LoginInput{Login: "ann", Password: pw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := f.svc.Authenticate(ctx, cookieRequest("GET", res.Token))
+	secret, _, _ := f.svc.BeginTOTP(ctx, p)
+	enrol, _ := TOTPCode(secret, f.now)
+	if err := f.svc.EnableTOTP(ctx, p, secret, enrol); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.login(LoginInput{Login: "ann", Password: pw, TOTP: enrol}); code(err) != desk.EMFARequired {
+		t.Fatalf("enrolment code reused for login: %v", err)
+	}
+	if e := f.lastAudit(t); e.Action != "auth.login_failed" || !strings.Contains(e.Detail, "totp_reused") {
+		t.Fatalf("reuse not audited as such: %+v", e)
+	}
+	f.advance(30 * time.Second)
+	next, _ := TOTPCode(secret, f.now)
+	if _, err := f.login(LoginInput{Login: "ann", Password: pw, TOTP: next}); err != nil {
+		t.Fatalf("fresh code: %v", err)
+	}
+	before := f.sessions(t)
+	if _, err := f.login(LoginInput{Login: "ann", Password: pw, TOTP: next}); code(err) != desk.EMFARequired {
+		t.Fatalf("same code twice: %v", err)
+	}
+	// An older code, still inside the drift window, is refused too: steps
+	// only move forward.
+	if _, err := f.login(LoginInput{Login: "ann", Password: pw, TOTP: enrol}); code(err) != desk.EMFARequired {
+		t.Fatalf("older code after a newer one: %v", err)
+	}
+	if f.sessions(t) != before {
+		t.Fatal("a refused code opened a session")
+	}
+	f.advance(30 * time.Second)
+	later, _ := TOTPCode(secret, f.now)
+	if _, err := f.login(LoginInput{Login: "ann", Password: pw, TOTP: later}); err != nil {
+		t.Fatalf("next step's code: %v", err)
+	}
+}
+
 func TestRequireTOTP(t *testing.T) {
 	f := newFixture(t, Options{RequireTOTP: true})
 	ctx := context.Background()

@@ -72,24 +72,34 @@ func TOTPCode(secret string, t time.Time) (string, error) {
 // VerifyTOTP reports whether code is valid for secret at now, one step
 // either side. Every candidate is compared in constant time.
 func VerifyTOTP(secret, code string, now time.Time) bool {
+	_, ok := MatchTOTP(secret, code, now)
+	return ok
+}
+
+// MatchTOTP is VerifyTOTP that also returns the time step the code belongs
+// to, so that a caller can refuse a code used before (a code is valid for
+// up to 90 seconds; someone who saw it must not log in with it).
+func MatchTOTP(secret, code string, now time.Time) (step int64, ok bool) {
 	code = strings.ReplaceAll(code, " ", "")
 	if len(code) != totpDigits {
-		return false
+		return 0, false
 	}
 	key, err := decodeTOTPSecret(secret)
 	if err != nil {
-		return false
+		return 0, false
 	}
 	c := totpCounter(now)
-	ok := 0
 	for d := -totpSkew; d <= totpSkew; d++ {
 		if d < 0 && c < uint64(-d) {
 			continue
 		}
-		want := hotp(key, uint64(int64(c)+int64(d)), totpDigits)
-		ok |= subtle.ConstantTimeCompare([]byte(want), []byte(code))
+		cand := int64(c) + int64(d)
+		want := hotp(key, uint64(cand), totpDigits)
+		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
+			step, ok = cand, true
+		}
 	}
-	return ok == 1
+	return step, ok
 }
 
 // TOTPURL is the otpauth:// URL an authenticator app reads from a QR code.

@@ -162,6 +162,7 @@ type AgentSecrets struct {
 	AgentID      int64
 	PasswordHash string // argon2id PHC string
 	TOTPSecret   string // base32; empty = none
+	TOTPLastStep int64  // the last accepted authenticator time step: codes are single-use
 	FailedLogins int
 	LockedUntil  time.Time
 }

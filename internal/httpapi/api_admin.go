@@ -427,6 +427,20 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p auth.Prin
 	return nil
 }
 
+// removeTOTP takes away an agent's authenticator: the admin's answer to a
+// lost phone (there are no recovery codes yet, decision 28).
+func (s *Server) removeTOTP(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := s.auth.DisableTOTP(r.Context(), p, id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	id, err := pathID(r)
 	if err != nil {

@@ -34,6 +34,7 @@ var allowed = map[string]string{
 	"POST /api/v1/agents":                "admin",
 	"GET /api/v1/agents/{id}":            "admin lead agent qa auditor",
 	"PATCH /api/v1/agents/{id}":          "admin",
+	"DELETE /api/v1/agents/{id}/totp":    "admin",
 	"PUT /api/v1/agents/me/presence":     "admin lead agent qa auditor",
 	"GET /api/v1/teams":                  "admin lead agent qa auditor",
 	"POST /api/v1/teams":                 "admin",

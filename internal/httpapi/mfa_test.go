@@ -95,3 +95,37 @@ func TestAccessLogHasNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminRemovesTOTP: an agent who lost their phone is let back in by an
+// admin, on the record; the same call from the agent is refused.
+func TestAdminRemovesTOTP(t *testing.T) {
+	e := newEnv(t)
+	_, c := e.login(t, "agent", testPassword, "")
+	r := e.request(t, c, "POST", "/api/v1/auth/totp/setup", nil)
+	var setup struct{ Secret string }
+	r.json(t, &setup)
+	code, _ := auth.TOTPCode(setup.Secret, time.Now().Add(-30*time.Second))
+	if r = e.request(t, c, "POST", "/api/v1/auth/totp/enable", map[string]string{"secret": setup.Secret, "code": code}); r.status != 200 {
+		t.Fatalf("enable: %d %s", r.status, r.body)
+	}
+	if r, _ := e.login(t, "agent", testPassword, ""); r.errCode() != "mfa_required" {
+		t.Fatalf("login without code after enrolment: %d %s", r.status, r.body)
+	}
+	path := "/api/v1/agents/" + id(e.agents["agent"].ID) + "/totp"
+	if r := e.request(t, c, "DELETE", path, nil); r.status != 403 {
+		t.Errorf("agent removing own authenticator through the admin route: %d", r.status)
+	}
+	if r := e.request(t, e.creds["admin"], "DELETE", "/api/v1/agents/999999/totp", nil); r.status != 404 {
+		t.Errorf("missing agent: %d %s", r.status, r.body)
+	}
+	if r := e.request(t, e.creds["admin"], "DELETE", path, nil); r.status != 204 {
+		t.Fatalf("admin remove: %d %s", r.status, r.body)
+	}
+	if r, _ := e.login(t, "agent", testPassword, ""); r.status != 200 {
+		t.Fatalf("login after removal: %d %s", r.status, r.body)
+	}
+	r = e.request(t, e.creds["admin"], "GET", "/api/v1/audit?limit=20", nil)
+	if !strings.Contains(string(r.body), "auth.totp_disabled") {
+		t.Errorf("removal not audited: %s", r.body)
+	}
+}

@@ -69,6 +69,7 @@ func (s *Server) routeTable() []route {
 		{Method: "POST", Path: api + "/agents", Access: perm(auth.PermAgentManage), Handler: s.createAgent},
 		{Method: "GET", Path: api + "/agents/{id}", Access: perm(auth.PermAgentRead), Handler: s.getAgent},
 		{Method: "PATCH", Path: api + "/agents/{id}", Access: perm(auth.PermAgentManage), Handler: s.updateAgent},
+		{Method: "DELETE", Path: api + "/agents/{id}/totp", Access: perm(auth.PermAgentManage), Handler: s.removeTOTP},
 		{Method: "PUT", Path: api + "/agents/me/presence", Access: accessAuthenticated, AgentOnly: true, Handler: s.setPresence},
 
 		{Method: "GET", Path: api + "/teams", Access: perm(auth.PermTeamRead), Handler: s.listTeams},

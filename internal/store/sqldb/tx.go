@@ -358,8 +358,8 @@ func (t *Tx) ListAgents(ctx context.Context) ([]desk.Agent, error) {
 func (t *Tx) GetAgentSecrets(ctx context.Context, agentID int64) (desk.AgentSecrets, error) {
 	s := desk.AgentSecrets{AgentID: agentID}
 	var locked *time.Time
-	err := t.tx.QueryRowContext(ctx, `SELECT password_hash, totp_secret, failed_logins, locked_until FROM agents WHERE id = $1`, agentID).
-		Scan(&s.PasswordHash, &s.TOTPSecret, &s.FailedLogins, t.atNull(&locked))
+	err := t.tx.QueryRowContext(ctx, `SELECT password_hash, totp_secret, totp_last_step, failed_logins, locked_until FROM agents WHERE id = $1`, agentID).
+		Scan(&s.PasswordHash, &s.TOTPSecret, &s.TOTPLastStep, &s.FailedLogins, t.atNull(&locked))
 	if err != nil {
 		return desk.AgentSecrets{}, rowErr("agent", err)
 	}
@@ -370,8 +370,8 @@ func (t *Tx) GetAgentSecrets(ctx context.Context, agentID int64) (desk.AgentSecr
 }
 
 func (t *Tx) SetAgentSecrets(ctx context.Context, s desk.AgentSecrets) error {
-	res, err := t.tx.ExecContext(ctx, `UPDATE agents SET password_hash = $1, totp_secret = $2, failed_logins = $3, locked_until = $4 WHERE id = $5`,
-		s.PasswordHash, s.TOTPSecret, s.FailedLogins, t.tvNull(&s.LockedUntil), s.AgentID)
+	res, err := t.tx.ExecContext(ctx, `UPDATE agents SET password_hash = $1, totp_secret = $2, totp_last_step = $3, failed_logins = $4, locked_until = $5 WHERE id = $6`,
+		s.PasswordHash, s.TOTPSecret, s.TOTPLastStep, s.FailedLogins, t.tvNull(&s.LockedUntil), s.AgentID)
 	return t.affected("agent", res, err)
 }
 

@@ -445,7 +445,7 @@ func testAgents(t *testing.T, h Harness) {
 		return nil
 	})
 
-	sec := desk.AgentSecrets{AgentID: a.ID, PasswordHash: "new", TOTPSecret: "JBSWY3DPEHPK3PXP", FailedLogins: 3, LockedUntil: ts(600)}
+	sec := desk.AgentSecrets{AgentID: a.ID, PasswordHash: "new", TOTPSecret: "JBSWY3DPEHPK3PXP", TOTPLastStep: 59_000_123_456, FailedLogins: 3, LockedUntil: ts(600)}
 	write(t, s, func(tx store.Tx) error { return tx.SetAgentSecrets(c, sec) })
 	a.Name, a.Presence, a.Disabled, a.TeamIDs = "Mina", desk.PresenceAway, true, []int64{2}
 	write(t, s, func(tx store.Tx) error { return tx.UpdateAgent(c, &a) })

@@ -1,0 +1,2 @@
+-- Authenticator codes are single-use: the last accepted time step per agent.
+ALTER TABLE agents ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;
