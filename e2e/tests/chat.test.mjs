@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import {
   newDataDir, startServer, stopServer, launchBrowser, loginConsole, cleanup,
@@ -29,12 +30,12 @@ after(async () => {
   cleanup(dataDir);
 });
 
-async function openWidget(url, viewport = { width: 1280, height: 800 }) {
+async function openWidget(url, viewport = { width: 1280, height: 800 }, pageUrl = url + '/demo/') {
   const ctx = await browser.newContext({ viewport, locale: 'en-US' });
   const page = await ctx.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(url + '/demo/');
+  await page.goto(pageUrl);
   await page.getByTestId('custos-launcher').click();
   await page.getByTestId('custos-window').waitFor();
   await page.locator('[data-testid="custos-status"][data-status="online"]').waitFor({ timeout: 15000 });
@@ -96,15 +97,35 @@ test('customer chats with an agent in real time', async () => {
   await customer.ctx.close();
 });
 
-test('attachments go both ways with sniffed types', async () => {
-  const customer = await openWidget(server.url);
+// An exchange's page on another site (localhost vs 127.0.0.1: another
+// origin and another site) embedding the widget with one script tag, as in
+// production: uploads need CORS, images need a cross-origin resource policy.
+function startHostPage(custosUrl) {
+  const html = `<!doctype html><html><head><meta charset="utf-8"><title>Exchange</title></head>
+<body><h1>Another exchange</h1><script src="${custosUrl}/widget.js" data-site-key="demo" async></script></body></html>`;
+  const srv = createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end(html);
+  });
+  return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve(srv)));
+}
+
+test('attachments go both ways with sniffed types, from a page on another site', async () => {
+  const host = await startHostPage(server.url);
+  const hostUrl = `http://localhost:${host.address().port}/`;
+  const customer = await openWidget(server.url, undefined, hostUrl);
+  assert.notEqual(new URL(customer.page.url()).host, new URL(server.url).host);
   const pngPath = join(dataDir, 'screenshot.png');
   writeFileSync(pngPath, PNG);
   await widgetSend(customer.page, 'Here is my screenshot');
   await customer.page.getByTestId('custos-file-input').setInputFiles(pngPath);
   await customer.page.locator('[data-testid="custos-staged-file"][data-state="done"]').waitFor({ timeout: 15000 });
   await customer.page.getByTestId('custos-send').click();
-  await customer.page.locator('[data-testid="custos-message"] [data-testid="custos-attachment-image"]').first().waitFor({ timeout: 15000 });
+  const img = customer.page.locator('[data-testid="custos-message"] [data-testid="custos-attachment-image"]').first();
+  await img.waitFor({ timeout: 15000 });
+  // Actually loaded and decoded, not only an <img> element: the browser
+  // would block a same-site-only resource on this page.
+  await customer.page.waitForFunction((el) => el.complete && el.naturalWidth === 1, await img.elementHandle(), { timeout: 15000 });
 
   const agentCtx = await browser.newContext();
   const agent = await agentCtx.newPage();
@@ -121,15 +142,26 @@ test('attachments go both ways with sniffed types', async () => {
   await agent.getByTestId('composer-file').setInputFiles(txtPath);
   await agent.getByTestId('composer-text').fill('Please follow these steps');
   await agent.getByTestId('composer-send').click();
-  await customer.page.locator('[data-testid="custos-message"][data-author-kind="agent"] [data-testid="custos-attachment"]').first().waitFor({ timeout: 15000 });
+  const link = customer.page.locator('[data-testid="custos-message"][data-author-kind="agent"] [data-testid="custos-attachment"]').first();
+  await link.waitFor({ timeout: 15000 });
+  // The customer gets the agent's bytes, with the safe headers, across origins.
+  const got = await link.evaluate(async (a) => {
+    const r = await fetch(a.href);
+    return { status: r.status, type: r.headers.get('content-type'), body: await r.text() };
+  });
+  assert.equal(got.status, 200);
+  assert.match(got.type, /^text\/plain/);
+  assert.equal(got.body, 'Step 1: open Assets > Deposit history.\n');
 
   // An HTML file disguised as a PNG is refused by the server.
   const fake = join(dataDir, 'evil.png');
   writeFileSync(fake, '<html><script>alert(1)</script></html>');
   await customer.page.getByTestId('custos-file-input').setInputFiles(fake);
   await customer.page.locator('[data-testid="custos-staged-file"][data-state="error"]').waitFor({ timeout: 15000 });
+  assert.deepEqual(customer.errors, []);
   await agentCtx.close();
   await customer.ctx.close();
+  await new Promise((resolve) => host.close(resolve));
 });
 
 test('both sides recover after the server is killed and restarted', async () => {

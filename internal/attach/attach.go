@@ -191,7 +191,11 @@ func Serve(w http.ResponseWriter, r *http.Request, att desk.Attachment, rc io.Re
 	h.Set("Content-Type", att.ContentType)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	h.Set("Cross-Origin-Resource-Policy", "same-site")
+	if h.Get("Cross-Origin-Resource-Policy") == "" {
+		// The console's own pages; the chat endpoint opens it up for the
+		// widget on the exchange's site.
+		h.Set("Cross-Origin-Resource-Policy", "same-site")
+	}
 	h.Set("Cache-Control", "private, max-age=86400")
 	h.Set("Content-Disposition", ContentDisposition(att))
 	if att.SHA256 != "" {

@@ -99,7 +99,10 @@ func newEnv(t *testing.T, dir string, cfg Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.SiteKey, cfg.IdentitySecret, cfg.AllowedOrigins = "demo", secret, []string{"*"}
+	cfg.SiteKey, cfg.IdentitySecret = "demo", secret
+	if cfg.AllowedOrigins == nil {
+		cfg.AllowedOrigins = []string{"*"}
+	}
 	if cfg.HeartbeatInterval == 0 {
 		cfg.HeartbeatInterval = 5 * time.Second
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"path"
 	"strings"
 
 	"custos/internal/attach"
@@ -119,6 +121,9 @@ func (s *Server) downloadAttachment(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, desk.NotFound("attachment"))
 		return
 	}
+	// Shown by the widget inside the exchange's page, another site: the
+	// session in the URL is what protects it, not the page's site.
+	w.Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
 	attach.Serve(w, r, att, rc)
 }
 
@@ -175,4 +180,59 @@ func writeErr(w http.ResponseWriter, err error) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(body)
+}
+
+// originAllowed reports whether a browser page of origin may call the
+// customer endpoints: the same host, or a host matching allowed_origins
+// (the rule the WebSocket handshake applies).
+func (s *Server) originAllowed(r *http.Request, origin string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(r.Host, u.Host) {
+		return true
+	}
+	host := strings.ToLower(u.Host)
+	for _, p := range s.cfg.AllowedOrigins {
+		target := host
+		if strings.Contains(p, "://") {
+			target = strings.ToLower(origin)
+		}
+		if ok, err := path.Match(strings.ToLower(p), target); err == nil && ok {
+			return true
+		}
+	}
+	return false
+}
+
+// cors lets an allowed origin read the response. Customer calls carry the
+// cs_ session in a header or the query, never a cookie, so no credentials
+// are allowed.
+func (s *Server) cors(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Vary", "Origin")
+		if o := r.Header.Get("Origin"); o != "" && s.originAllowed(r, o) {
+			w.Header().Set("Access-Control-Allow-Origin", o)
+		}
+		h(w, r)
+	}
+}
+
+// preflight answers the browser's CORS preflight for method. A disallowed
+// origin gets no Access-Control headers, which the browser reads as "no".
+func (s *Server) preflight(method string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Add("Vary", "Origin")
+		h.Add("Vary", "Access-Control-Request-Method")
+		h.Add("Vary", "Access-Control-Request-Headers")
+		if o := r.Header.Get("Origin"); o != "" && s.originAllowed(r, o) && r.Header.Get("Access-Control-Request-Method") == method {
+			h.Set("Access-Control-Allow-Origin", o)
+			h.Set("Access-Control-Allow-Methods", method)
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			h.Set("Access-Control-Max-Age", "600")
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
 }

@@ -223,8 +223,12 @@ func (s *Server) heartbeats(ctx context.Context) {
 // Register adds the customer routes to mux.
 func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /chat/v1/ws", s.serveCustomer)
-	mux.HandleFunc("POST /chat/v1/attachments", s.uploadAttachment)
-	mux.HandleFunc("GET /chat/v1/attachments/{id}", s.downloadAttachment)
+	mux.HandleFunc("POST /chat/v1/attachments", s.cors(s.uploadAttachment))
+	mux.HandleFunc("GET /chat/v1/attachments/{id}", s.cors(s.downloadAttachment))
+	// The widget runs on the exchange's pages, another origin: its upload
+	// (Authorization header, multipart body) needs a CORS preflight.
+	mux.HandleFunc("OPTIONS /chat/v1/attachments", s.preflight("POST"))
+	mux.HandleFunc("OPTIONS /chat/v1/attachments/{id}", s.preflight("GET"))
 }
 
 // Conns returns the number of open connections (metrics, tests).

@@ -108,6 +108,10 @@ type Tx interface {
 	// message and dup is true (err nil), so a resend is acknowledged with the
 	// original Seq and never duplicated.
 	AppendMessage(ctx context.Context, m *desk.Message) (dup bool, err error)
+	// FindContactMessage returns the message contactID sent with clientID,
+	// in any of their tickets (ErrNotFound if none): a customer's resend is
+	// recognised even after the conversation it went to was solved.
+	FindContactMessage(ctx context.Context, contactID int64, clientID string) (desk.Message, error)
 	// ListMessages returns a ticket's messages with Seq > afterSeq in Seq
 	// order, at most limit (0 = all). includeInternal false hides notes.
 	ListMessages(ctx context.Context, ticketID, afterSeq int64, limit int, includeInternal bool) ([]desk.Message, error)

@@ -40,8 +40,9 @@ func currentChat(ctx context.Context, tx store.Tx, contactID int64) (desk.Ticket
 }
 
 // CustomerSend appends a customer's chat message to their current chat, or
-// opens a new chat ticket when there is none. Resending the same ClientID to
-// the same open chat is a duplicate (dup=true, the stored message returned).
+// opens a new chat ticket when there is none. Resending a ClientID the
+// customer already used is a duplicate (dup=true, the stored message and its
+// ticket returned), whatever has happened to that conversation since.
 func (s *Service) CustomerSend(ctx context.Context, c desk.Contact, in MessageInput, language string) (desk.Message, desk.Ticket, bool, error) {
 	a := contactActor(c)
 	in.Internal = false
@@ -53,6 +54,20 @@ func (s *Service) CustomerSend(ctx context.Context, c desk.Contact, in MessageIn
 		before  desk.Ticket
 	)
 	err := s.st.Write(ctx, func(tx store.Tx) error {
+		if in.ClientID != "" {
+			// A resend, maybe of a message that went to a conversation
+			// solved since: answer with the stored message, in whichever
+			// conversation it is.
+			stored, err := tx.FindContactMessage(ctx, c.ID, in.ClientID)
+			if err == nil {
+				m, dup = stored, true
+				t, err = tx.GetTicket(ctx, stored.TicketID)
+				return err
+			}
+			if desk.ErrorCode(err) != desk.ENotFound {
+				return err
+			}
+		}
 		var err error
 		t, err = currentChat(ctx, tx, c.ID)
 		switch {

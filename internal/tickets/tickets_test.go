@@ -234,6 +234,15 @@ func testReplySideEffects(t *testing.T) {
 	if err != nil || st.SolvedAt == nil {
 		t.Fatalf("solve: %+v %v", st, err)
 	}
+	// A late resend of a message of the solved chat is still a duplicate:
+	// it neither opens a new chat nor reopens the old one.
+	m4, tk4, dup, err := f.svc.CustomerSend(ctx, c, tickets.MessageInput{Text: "again", ClientID: "m1"}, "ko")
+	if err != nil || !dup || m4.ID != m.ID || tk4.ID != tk.ID || tk4.Status != desk.StatusSolved {
+		t.Fatalf("resend after solve: %+v %+v dup=%v %v", m4, tk4, dup, err)
+	}
+	if items, _, _ := f.svc.List(ctx, all, store.TicketFilter{ContactID: c.ID}); len(items) != 1 {
+		t.Fatalf("resend after solve opened a ticket: %d tickets", len(items))
+	}
 	_, tk3, _, err := f.svc.CustomerSend(ctx, c, tickets.MessageInput{Text: "new question", ClientID: "m9"}, "ko")
 	if err != nil || tk3.ID == tk.ID {
 		t.Fatalf("after solve a new chat must open: %v %v", tk3.ID, err)

@@ -263,6 +263,19 @@ func (t *Tx) AppendMessage(ctx context.Context, m *desk.Message) (bool, error) {
 	return false, nil
 }
 
+func (t *Tx) FindContactMessage(ctx context.Context, contactID int64, clientID string) (desk.Message, error) {
+	if clientID == "" {
+		return desk.Message{}, desk.NotFound("message")
+	}
+	// The literal predicates match the partial index messages_contact_client_id.
+	m, err := t.scanMessage(t.tx.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages
+		WHERE author_kind = 'contact' AND client_id <> '' AND author_id = $1 AND client_id = $2 ORDER BY id LIMIT 1`, contactID, clientID))
+	if err != nil {
+		return desk.Message{}, rowErr("message", err)
+	}
+	return m, nil
+}
+
 func (t *Tx) ListMessages(ctx context.Context, ticketID, afterSeq int64, limit int, includeInternal bool) ([]desk.Message, error) {
 	q := `SELECT ` + messageCols + ` FROM messages WHERE ticket_id = $1 AND seq > $2`
 	args := []any{ticketID, afterSeq}

@@ -435,6 +435,25 @@ func testMessageDedup(t *testing.T, h Harness) {
 	}
 	same(t, "resend answered with the stored message", resend, first)
 
+	// FindContactMessage finds it by author and client id only, across
+	// tickets; another customer's, or no client id, finds nothing.
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.FindContactMessage(c, first.AuthorID, "cid-1")
+		if err != nil {
+			return err
+		}
+		same(t, "found by client id", got, first)
+		for _, q := range []struct {
+			contact int64
+			cid     string
+		}{{first.AuthorID + 1, "cid-1"}, {first.AuthorID, "cid-2"}, {first.AuthorID, ""}} {
+			if _, err := tx.FindContactMessage(c, q.contact, q.cid); !errors.Is(err, desk.ErrNotFound) {
+				t.Errorf("FindContactMessage(%d, %q) = %v, want not found", q.contact, q.cid, err)
+			}
+		}
+		return nil
+	})
+
 	// The same client id on another ticket, and no client id twice, are new.
 	other := desk.Message{TicketID: k2.ID, AuthorKind: desk.AuthorContact, Text: "hi", ClientID: "cid-1"}
 	noID1 := desk.Message{TicketID: k1.ID, AuthorKind: desk.AuthorContact, Text: "a"}

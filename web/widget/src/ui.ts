@@ -121,7 +121,7 @@ export class WidgetUI {
     this.file = h('input', {
       type: 'file',
       'data-testid': 'custos-file-input',
-      accept: 'image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,video/mp4,video/webm,audio/ogg,audio/mp4,audio/x-m4a,.m4a',
+      accept: 'image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,video/mp4,video/webm,audio/ogg,audio/mp4,audio/x-m4a,audio/aac,.m4a,.aac',
       multiple: true,
       hidden: true,
       tabindex: -1,
