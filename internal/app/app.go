@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -209,7 +210,23 @@ func registerGauges(reg *prometheus.Registry, a *App) {
 			func() float64 { b, _ := a.Store.Stats(); return float64(b) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "custos_store_writes_total", Help: "Writes carried by group commits."},
 			func() float64 { _, w := a.Store.Stats(); return float64(w) }),
+		closesCollector{a},
 	)
+}
+
+// closesCollector exports chat.Server.CloseCounts as a counter by code.
+type closesCollector struct{ a *App }
+
+var closesDesc = prometheus.NewDesc("custos_chat_closes_total",
+	"WebSocket connections the server closed, by close code (4008 rate limited, 4009 too slow, 4001 unauthorized, ...).",
+	[]string{"code"}, nil)
+
+func (c closesCollector) Describe(ch chan<- *prometheus.Desc) { ch <- closesDesc }
+
+func (c closesCollector) Collect(ch chan<- prometheus.Metric) {
+	for code, n := range c.a.Chat.CloseCounts() {
+		ch <- prometheus.MustNewConstMetric(closesDesc, prometheus.CounterValue, float64(n), strconv.Itoa(code))
+	}
 }
 
 // Wait blocks until the server stops by itself (an error) or ctx ends.

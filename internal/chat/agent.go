@@ -30,7 +30,7 @@ func (s *Server) ServeAgent(w http.ResponseWriter, r *http.Request, p auth.Princ
 		return
 	}
 	ws.SetReadLimit(s.cfg.MaxFrame)
-	c := newConn(ws, s.cfg.WriteTimeout)
+	c := newConn(ws, s.cfg.WriteTimeout, &s.closes)
 	if !s.add(c) {
 		ws.Close(websocket.StatusGoingAway, "server shutting down")
 		return

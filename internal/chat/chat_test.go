@@ -549,6 +549,11 @@ func TestSlowClientDropped(t *testing.T) {
 	if e.srv.Conns() != 1 {
 		t.Fatalf("slow client still connected after %d events", received)
 	}
+	// Cut off as "too slow", whichever came first (its queue filling or a
+	// write timing out on its full socket), never as a server error.
+	if got := e.srv.CloseCounts(); got[int(CloseTooSlow)] != 1 || got[int(websocket.StatusInternalError)] != 0 {
+		t.Fatalf("close counts %v, want one 4009 and no 1011", got)
+	}
 }
 
 func TestAttachmentUploadThenSend(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -62,10 +63,37 @@ type conn struct {
 	closed       atomic.Bool
 	slot         uint8 // heartbeat slot, set by Server.add
 	writeTimeout time.Duration
+	stats        *closeStats
 }
 
-func newConn(ws *websocket.Conn, writeTimeout time.Duration) *conn {
-	return &conn{ws: ws, out: make(chan *outItem, outQueue), done: make(chan struct{}), writeTimeout: writeTimeout}
+func newConn(ws *websocket.Conn, writeTimeout time.Duration, stats *closeStats) *conn {
+	return &conn{ws: ws, out: make(chan *outItem, outQueue), done: make(chan struct{}), writeTimeout: writeTimeout, stats: stats}
+}
+
+// closeStats counts server-initiated closes by code (custos_chat_closes_total):
+// floods, slow readers and bad tokens show up here before anyone complains.
+type closeStats struct {
+	mu sync.Mutex
+	m  map[websocket.StatusCode]int64
+}
+
+func (s *closeStats) add(code websocket.StatusCode) {
+	s.mu.Lock()
+	if s.m == nil {
+		s.m = make(map[websocket.StatusCode]int64)
+	}
+	s.m[code]++
+	s.mu.Unlock()
+}
+
+func (s *closeStats) snapshot() map[int]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[int]int64, len(s.m))
+	for k, v := range s.m {
+		out[int(k)] = v
+	}
+	return out
 }
 
 // smallBuffers hands websocket.Accept small bufio buffers instead of the
@@ -109,6 +137,9 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 func (c *conn) close(code websocket.StatusCode, reason string) {
 	if !c.closed.CompareAndSwap(false, true) {
 		return
+	}
+	if c.stats != nil {
+		c.stats.add(code)
 	}
 	close(c.done)
 	c.ws.Close(code, reason)

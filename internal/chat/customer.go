@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -58,7 +59,7 @@ func (s *Server) serveCustomer(w http.ResponseWriter, r *http.Request) {
 		return // Accept wrote the HTTP error
 	}
 	ws.SetReadLimit(s.cfg.MaxFrame)
-	c := newConn(ws, s.cfg.WriteTimeout)
+	c := newConn(ws, s.cfg.WriteTimeout, &s.closes)
 	if !s.add(c) {
 		ws.Close(websocket.StatusGoingAway, "server shutting down")
 		return
@@ -529,6 +530,15 @@ func (cc *custConn) writeOut(it *outItem) error {
 
 func (cc *custConn) fail(err error) {
 	if cc.closed.Load() {
+		return
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		// The client stopped reading and its socket buffers are full: the
+		// same "too slow" as a full queue, not a server fault. The close
+		// frame is attempted, but a client that reads nothing may only see
+		// the connection drop.
+		cc.srv.log.Debug("chat connection too slow", slog.Int64("contact", cc.contact.ID))
+		cc.close(CloseTooSlow, "too slow")
 		return
 	}
 	cc.srv.log.Warn("chat connection", slog.Int64("contact", cc.contact.ID), slog.Any("err", err))

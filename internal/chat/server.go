@@ -146,6 +146,7 @@ type Server struct {
 
 	queue    *queueTracker
 	sessions *sessions
+	closes   closeStats
 	visitors *visitorLimiter
 	reads    *storePool
 	writes   *storePool
@@ -230,6 +231,10 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("OPTIONS /chat/v1/attachments", s.preflight("POST"))
 	mux.HandleFunc("OPTIONS /chat/v1/attachments/{id}", s.preflight("GET"))
 }
+
+// CloseCounts returns how many connections the server closed, by close
+// code, since it started (metrics, tests).
+func (s *Server) CloseCounts() map[int]int64 { return s.closes.snapshot() }
 
 // Conns returns the number of open connections (metrics, tests).
 func (s *Server) Conns() int {
