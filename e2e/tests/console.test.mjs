@@ -139,3 +139,23 @@ test('an agent works a ticket: assign, priority, tags, solve with the keyboard',
   assert.ok(t.ticket.solved_at);
   await ctx.close();
 });
+
+test('a console whose agent is disabled by an admin drops back to the login page', async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await loginConsole(page, server.url, 'somchai');
+  await page.getByTestId('ws-status').and(page.locator('[data-state="connected"]')).waitFor({ timeout: 15000 });
+
+  const admin = await api('/api/v1/auth/login', { method: 'POST', body: { login: 'admin', password: DEMO_PASSWORD } });
+  const auth = { cookie: admin.cookie, csrf: admin.json.csrf_token };
+  const agents = await api('/api/v1/agents', auth);
+  const somchai = (agents.json.items ?? agents.json).find((a) => a.login === 'somchai');
+  const off = await api(`/api/v1/agents/${somchai.id}`, { method: 'PATCH', body: { disabled: true }, ...auth });
+  assert.equal(off.status, 200, JSON.stringify(off.json));
+
+  // The console socket re-checks its session every 15 s: no click needed.
+  await page.getByTestId('login-login').waitFor({ timeout: 30000 });
+  const on = await api(`/api/v1/agents/${somchai.id}`, { method: 'PATCH', body: { disabled: false }, ...auth });
+  assert.equal(on.status, 200);
+  await ctx.close();
+});

@@ -3,7 +3,10 @@ package chat
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
+	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -24,7 +27,13 @@ const agentQueue = 8192
 // library default), since a cookie-authenticated WebSocket is otherwise
 // open to cross-site hijacking. It returns once the socket is set up; the
 // connection lives on in its own goroutines.
-func (s *Server) ServeAgent(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+//
+// recheck authenticates the socket's session again (nil: never). It runs
+// every AgentRecheck: a logout elsewhere, a password reset, a disabled
+// account or an expired session closes the socket with 4001; a changed role
+// or team list takes effect on the next event. A database error keeps the
+// socket as it is: a blip must not log every console out.
+func (s *Server) ServeAgent(w http.ResponseWriter, r *http.Request, p auth.Principal, recheck func(context.Context) (auth.Principal, error)) {
 	ws, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return
@@ -35,11 +44,45 @@ func (s *Server) ServeAgent(w http.ResponseWriter, r *http.Request, p auth.Princ
 		ws.Close(websocket.StatusGoingAway, "server shutting down")
 		return
 	}
-	go s.runAgent(c, p)
+	ac := &agentConn{conn: c, recheck: recheck}
+	ac.p.Store(&p)
+	go s.runAgent(ac)
 }
 
-func (s *Server) runAgent(c *conn, p auth.Principal) {
+// agentConn is a console's socket and who it belongs to, as of the last
+// check.
+type agentConn struct {
+	*conn
+	p       atomic.Pointer[auth.Principal]
+	recheck func(context.Context) (auth.Principal, error)
+}
+
+// reauthorize runs the periodic session check; false means the socket was
+// closed.
+func (s *Server) reauthorize(ac *agentConn) bool {
+	if ac.recheck == nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p, err := ac.recheck(ctx)
+	if err == nil {
+		ac.p.Store(&p)
+		return true
+	}
+	switch desk.ErrorCode(err) {
+	case desk.EUnauthorized, desk.EForbidden, desk.EMFARequired, desk.ENotFound:
+		ac.close(CloseUnauthorized, "unauthorized: session ended")
+		return false
+	}
+	s.log.Warn("agent session check", slog.Any("err", err))
+	return true
+}
+
+func (s *Server) runAgent(ac *agentConn) {
+	c := ac.conn
 	defer s.remove(c)
+	p := *ac.p.Load()
 	self := p.ActorID()
 	sub := s.d.Hub.SubscribeAgents(agentQueue, func(ev realtime.Event) bool {
 		switch ev.Type {
@@ -52,21 +95,22 @@ func (s *Server) runAgent(c *conn, p auth.Principal) {
 				return false
 			}
 		}
-		return p.CanSeeTicket(ev.Ticket)
+		return ac.p.Load().CanSeeTicket(ev.Ticket)
 	})
 	defer sub.Close()
 
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		s.agentWriter(c, sub)
+		s.agentWriter(ac, sub)
 	}()
-	s.agentReader(c, p)
+	s.agentReader(ac)
 	c.close(websocket.StatusNormalClosure, "")
 	<-writerDone
 }
 
-func (s *Server) agentReader(c *conn, p auth.Principal) {
+func (s *Server) agentReader(ac *agentConn) {
+	c := ac.conn
 	frames := newBucket(s.cfg.FrameRate, s.cfg.FrameBurst, s.d.Now())
 	for {
 		typ, data, err := c.ws.Read(context.Background())
@@ -92,6 +136,7 @@ func (s *Server) agentReader(c *conn, p auth.Principal) {
 		case "ping":
 			c.enqueue(typeOnly{Type: "pong"})
 		case "typing", "read":
+			p := ac.p.Load()
 			t, err := s.pooledTicket(f.TicketID)
 			if err != nil || !p.CanSeeTicket(t) {
 				c.enqueue(errorFrame{Type: "error", Code: desk.ENotFound, Message: "ticket not found"})
@@ -112,12 +157,19 @@ func (s *Server) agentReader(c *conn, p auth.Principal) {
 	}
 }
 
-func (s *Server) agentWriter(c *conn, sub *realtime.Subscription) {
+func (s *Server) agentWriter(ac *agentConn, sub *realtime.Subscription) {
+	c := ac.conn
+	recheck := time.NewTicker(s.cfg.AgentRecheck)
+	defer recheck.Stop()
 	for {
 		var err error
 		select {
 		case <-c.done:
 			return
+		case <-recheck.C:
+			if !s.reauthorize(ac) {
+				return
+			}
 		case it := <-c.out:
 			switch {
 			case it.ping:

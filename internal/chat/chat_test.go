@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,6 +42,10 @@ type env struct {
 	srv     *Server
 	http    *httptest.Server
 	agent   desk.Agent
+	// agentSession answers the console socket's periodic checks
+	// (a func() (auth.Principal, error)); unset = the session is fine.
+	agentSession *atomic.Value
+	rechecks     *atomic.Int64
 }
 
 type migratable interface {
@@ -75,7 +80,7 @@ func newEnv(t *testing.T, dir string, cfg Config) *env {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, dir: dir, db: db}
+	e := &env{t: t, dir: dir, db: db, agentSession: new(atomic.Value), rechecks: new(atomic.Int64)}
 	// As in the app: PostgreSQL group-commits by itself.
 	e.st = store.NewBatcher(db, store.BatchOptions{PassThrough: pg})
 	e.hub = realtime.NewHub(realtime.HubOptions{})
@@ -114,7 +119,13 @@ func newEnv(t *testing.T, dir string, cfg Config) *env {
 	e.srv.Register(mux)
 	mux.HandleFunc("GET /agent/ws", func(w http.ResponseWriter, r *http.Request) {
 		a := e.agent
-		e.srv.ServeAgent(w, r, auth.Principal{Agent: &a})
+		e.srv.ServeAgent(w, r, auth.Principal{Agent: &a}, func(context.Context) (auth.Principal, error) {
+			e.rechecks.Add(1)
+			if f, _ := e.agentSession.Load().(func() (auth.Principal, error)); f != nil {
+				return f()
+			}
+			return auth.Principal{Agent: &a}, nil
+		})
 	})
 	e.http = httptest.NewServer(mux)
 	t.Cleanup(e.stop)

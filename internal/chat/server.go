@@ -55,6 +55,7 @@ type Config struct {
 	HeartbeatInterval  time.Duration // default 25 s
 	HelloTimeout       time.Duration // default 10 s
 	WriteTimeout       time.Duration // one frame; default 10 s
+	AgentRecheck       time.Duration // how often a console socket's session is checked again; default 15 s
 	MaxConnsPerContact int           // default 5; the oldest is closed with 4010
 	MaxFrame           int64         // default 64 KiB
 	SessionTTL         time.Duration // after the connection ends; default 1 h
@@ -111,6 +112,9 @@ func (c *Config) defaults() {
 	if len(c.SessionSecret) == 0 {
 		c.SessionSecret = make([]byte, 32)
 		rand.Read(c.SessionSecret)
+	}
+	if c.AgentRecheck <= 0 {
+		c.AgentRecheck = 15 * time.Second
 	}
 	if c.ReadWorkers <= 0 {
 		c.ReadWorkers = 4

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"mime/multipart"
 	"net/http"
 	"strings"
@@ -184,10 +185,16 @@ func testAttachments(t *testing.T, e *env) {
 	}
 }
 
-type fakeStream struct{ got chan int64 }
+type fakeStream struct {
+	got     chan int64
+	recheck chan func(context.Context) (auth.Principal, error)
+}
 
-func (f fakeStream) ServeAgent(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (f fakeStream) ServeAgent(w http.ResponseWriter, r *http.Request, p auth.Principal, recheck func(context.Context) (auth.Principal, error)) {
 	f.got <- p.Agent.ID
+	if f.recheck != nil {
+		f.recheck <- recheck
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -205,5 +212,26 @@ func testAgentStream(t *testing.T, e *env) {
 	}
 	if r = e.request(t, e.creds["token"], "GET", "/api/v1/ws", nil); r.status != 403 {
 		t.Errorf("token ws: %d", r.status)
+	}
+
+	// The socket's later checks see the session as it is then: valid
+	// while it lasts, unauthorized once the agent logged out.
+	_, c := e.login(t, "agent", testPassword, "")
+	fs.recheck = make(chan func(context.Context) (auth.Principal, error), 1)
+	e.srv.stream = fs
+	if r = e.request(t, c, "GET", "/api/v1/ws", nil); r.status != 204 {
+		t.Fatalf("ws: %d %s", r.status, r.body)
+	}
+	<-fs.got
+	recheck := <-fs.recheck
+	ctx := context.Background()
+	if p, err := recheck(ctx); err != nil || p.Agent == nil || p.Agent.ID != e.agents["agent"].ID {
+		t.Fatalf("recheck of a live session: %+v %v", p, err)
+	}
+	if r = e.request(t, c, "POST", "/api/v1/auth/logout", nil); r.status/100 != 2 {
+		t.Fatalf("logout: %d %s", r.status, r.body)
+	}
+	if _, err := recheck(ctx); desk.ErrorCode(err) != desk.EUnauthorized {
+		t.Fatalf("recheck after logout: %v, want unauthorized", err)
 	}
 }

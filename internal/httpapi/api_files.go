@@ -124,6 +124,21 @@ func (s *Server) agentStream(w http.ResponseWriter, r *http.Request, p auth.Prin
 			return desk.Errorf(desk.EForbidden, "cross-origin WebSocket refused")
 		}
 	}
-	s.stream.ServeAgent(w, r, p)
+	// What identifies the caller, kept for the socket's later checks (the
+	// request itself does not outlive the handshake).
+	again := &http.Request{Header: http.Header{}, RemoteAddr: r.RemoteAddr}
+	for _, h := range []string{"Cookie", "Authorization"} {
+		if v := r.Header.Values(h); len(v) > 0 {
+			again.Header[h] = append([]string(nil), v...)
+		}
+	}
+	recheck := func(ctx context.Context) (auth.Principal, error) {
+		p, err := s.auth.Authenticate(ctx, again)
+		if err == nil && p.MFAPending() {
+			err = desk.Errorf(desk.EMFARequired, "authenticator enrolment required")
+		}
+		return p, err
+	}
+	s.stream.ServeAgent(w, r, p, recheck)
 	return nil
 }

@@ -75,7 +75,9 @@ type Attachments interface {
 
 // AgentStream serves the agent console's WebSocket.
 type AgentStream interface {
-	ServeAgent(w http.ResponseWriter, r *http.Request, p auth.Principal)
+	// ServeAgent runs the socket; recheck authenticates its session again
+	// (periodically, so a revoked session or a changed role takes effect).
+	ServeAgent(w http.ResponseWriter, r *http.Request, p auth.Principal, recheck func(context.Context) (auth.Principal, error))
 }
 
 // Deps are the services the API calls. Store, Auth and Tickets are

@@ -346,6 +346,8 @@ export function Workspace({ me: initialMe, onLogout }: { me: Me; onLogout: () =>
         if (id !== null) void loadDetail(id, true);
         loadDirectory();
       },
+      // The server ended the session: back to the login page.
+      onSessionEnded: onLogout,
     });
     sockRef.current = s;
     s.start();
@@ -353,7 +355,7 @@ export function Workspace({ me: initialMe, onLogout }: { me: Me; onLogout: () =>
       s.stop();
       sockRef.current = null;
     };
-  }, [onFrame, fetchList, loadDetail, loadDirectory]);
+  }, [onFrame, fetchList, loadDetail, loadDirectory, onLogout]);
 
   // expire stale typing indicators
   useEffect(() => {

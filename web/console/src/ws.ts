@@ -8,6 +8,8 @@ export interface WsHandlers {
   onState: (s: WsState) => void;
   /** called after a successful re-connection (not the first one) */
   onReconnect: () => void;
+  /** the server closed the socket because the session ended (4001) */
+  onSessionEnded?: () => void;
 }
 
 /** Agent WebSocket with heartbeat and reconnect-with-backoff. */
@@ -99,9 +101,15 @@ export class AgentSocket {
         }
       }
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       window.clearInterval(this.pingTimer);
       if (this.ws === ws) this.ws = null;
+      if (ev.code === 4001 && this.h.onSessionEnded) {
+        // Logged out elsewhere, disabled or expired: retrying cannot help.
+        this.closed = true;
+        this.h.onSessionEnded();
+        return;
+      }
       if (!this.closed) this.scheduleRetry();
     };
     ws.onerror = () => {
