@@ -363,7 +363,7 @@ func cmdAudit(ctx context.Context, e env, args []string) error {
 	if !res.OK {
 		return exitError{1, fmt.Sprintf("audit trail BROKEN at entry %d: %s (%d entries checked before it)", res.BadID, res.Reason, res.Checked)}
 	}
-	fmt.Fprintf(e.stdout, "audit trail OK: %d entries, hash chain intact\n", res.Checked)
+	fmt.Fprintf(e.stdout, "audit trail OK: %d entries, hash chain intact\nhead: %s\n(keep the head elsewhere: a later verify that ends before it shows entries were cut off)\n", res.Checked, res.Head)
 	return nil
 }
 

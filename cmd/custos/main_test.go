@@ -133,8 +133,26 @@ func TestAdminCommands(t *testing.T) {
 		t.Fatalf("audit verify: %d %q %q", code, out, errs)
 	}
 
-	// Tamper with one entry behind Custos's back: verify must fail and name it.
+	// Cut the newest entry off the end: the chain head still names it.
 	db, err := sql.Open("sqlite", filepath.Join(data, "custos.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last int64
+	if err := db.QueryRow(`SELECT max(id) FROM audit`).Scan(&last); err != nil || last < 4 {
+		t.Fatalf("audit entries: %d %v", last, err)
+	}
+	if _, err := db.Exec(`DELETE FROM audit WHERE id = ?`, last); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	code, _, errs = runCLI(t, "", "audit", "verify", "--data", data)
+	if code != 1 || !strings.Contains(errs, fmt.Sprintf("entry %d", last)) || !strings.Contains(errs, "missing at the end") {
+		t.Fatalf("audit cut at the end: code %d, %q", code, errs)
+	}
+
+	// Tamper with one entry behind Custos's back: verify must fail and name it.
+	db, err = sql.Open("sqlite", filepath.Join(data, "custos.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,9 +294,11 @@ func TestKillMidConversationLosesNothing(t *testing.T) {
 		}
 		conn, w := dialCustomer(ctx, t, base2, frame{"type": "hello", "v": 1, "site_key": "demo", "device_token": c.device,
 			"resume": frame{"conversation_id": c.conv, "last_seq": 0}})
-		if conv, _ := w["conversation"].(map[string]any); conv == nil || conv["id"].(float64) != c.conv {
+		wconv, _ := w["conversation"].(map[string]any)
+		if wconv == nil || wconv["id"].(float64) != c.conv {
 			t.Fatalf("customer %d: welcome conversation %v, want %v", i, w["conversation"], c.conv)
 		}
+		storedSeq := wconv["last_seq"].(float64) // everything committed before the kill
 		// Resend the last (maybe unacknowledged) message: never a duplicate.
 		last := c.sent[len(c.sent)-1]
 		if err := wsjson.Write(ctx, conn, frame{"type": "send", "client_id": last, "text": "msg " + last}); err != nil {
@@ -286,7 +306,8 @@ func TestKillMidConversationLosesNothing(t *testing.T) {
 		}
 		got := map[string]float64{}
 		var prev float64
-		for {
+		var lastAck frame
+		for lastAck == nil {
 			var f frame
 			if err := wsjson.Read(ctx, conn, &f); err != nil {
 				t.Fatalf("customer %d: %v", i, err)
@@ -300,7 +321,7 @@ func TestKillMidConversationLosesNothing(t *testing.T) {
 				got[f["client_id"].(string)] = seq
 			}
 			if f["type"] == "ack" && f["client_id"] == last {
-				break
+				lastAck = f
 			}
 		}
 		for id, seq := range c.acked {
@@ -308,8 +329,88 @@ func TestKillMidConversationLosesNothing(t *testing.T) {
 				t.Fatalf("customer %d: acknowledged message %s (seq %v) lost after kill (got %v)", i, id, seq, got[id])
 			}
 		}
+		// The resend is a duplicate exactly when the message had been
+		// committed before the kill (its seq is within the welcome's
+		// last_seq); if it had been acknowledged, it keeps its seq.
+		lastSeq := lastAck["seq"].(float64)
+		if wasStored := lastSeq <= storedSeq; lastAck["duplicate"] != wasStored || lastAck["conversation_id"] != c.conv {
+			t.Fatalf("customer %d: resend ack %v: want duplicate %v (seq %v, %v committed before the kill) in conversation %v",
+				i, lastAck, wasStored, lastSeq, storedSeq, c.conv)
+		}
+		if seq, ok := c.acked[last]; ok && (lastAck["duplicate"] != true || lastSeq != seq) {
+			t.Fatalf("customer %d: resend of acknowledged %s: ack %v, want duplicate with seq %v", i, last, lastAck, seq)
+		}
+		// Resend the first acknowledged message: always a duplicate, with
+		// its original seq.
+		var first string
+		for _, id := range c.sent {
+			if _, ok := c.acked[id]; ok {
+				first = id
+				break
+			}
+		}
+		if err := wsjson.Write(ctx, conn, frame{"type": "send", "client_id": first, "text": "msg " + first}); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			var f frame
+			if err := wsjson.Read(ctx, conn, &f); err != nil {
+				t.Fatalf("customer %d: %v", i, err)
+			}
+			if f["type"] == "ack" && f["client_id"] == first {
+				if f["duplicate"] != true || f["seq"] != c.acked[first] || f["conversation_id"] != c.conv {
+					t.Fatalf("customer %d: resend of acknowledged %s: ack %v, want duplicate with seq %v", i, first, f, c.acked[first])
+				}
+				break
+			}
+		}
 		conn.Close(websocket.StatusNormalClosure, "")
-		t.Logf("customer %d: %d acknowledged before the kill, all present after restart", i, len(c.acked))
+
+		// A fresh connection syncs the whole conversation: every customer
+		// message exactly once, the resent ones included.
+		conn2, w2 := dialCustomer(ctx, t, base2, frame{"type": "hello", "v": 1, "site_key": "demo", "device_token": c.device})
+		if err := wsjson.Write(ctx, conn2, frame{"type": "sync", "after_seq": 0}); err != nil {
+			t.Fatal(err)
+		}
+		count := map[string]int{}
+		var maxSeq float64
+		for {
+			var f frame
+			if err := wsjson.Read(ctx, conn2, &f); err != nil {
+				t.Fatalf("customer %d: sync: %v", i, err)
+			}
+			if f["type"] == "message" {
+				if f["conversation_id"] != c.conv {
+					t.Fatalf("customer %d: synced a message of conversation %v, want %v", i, f["conversation_id"], c.conv)
+				}
+				if id, _ := f["client_id"].(string); id != "" {
+					count[id]++
+				}
+				maxSeq = max(maxSeq, f["seq"].(float64))
+			}
+			if f["type"] == "synced" {
+				if f["last_seq"] != maxSeq || w2["conversation"].(map[string]any)["last_seq"] != maxSeq {
+					t.Fatalf("customer %d: synced %v / welcome %v, want last_seq %v", i, f, w2["conversation"], maxSeq)
+				}
+				break
+			}
+		}
+		for id, n := range count {
+			if n != 1 {
+				t.Fatalf("customer %d: message %s synced %d times, want once", i, id, n)
+			}
+		}
+		for id := range c.acked {
+			if count[id] != 1 {
+				t.Fatalf("customer %d: acknowledged message %s synced %d times, want once", i, id, count[id])
+			}
+		}
+		if count[last] != 1 {
+			t.Fatalf("customer %d: resent message %s synced %d times, want once", i, last, count[last])
+		}
+		conn2.Close(websocket.StatusNormalClosure, "")
+		t.Logf("customer %d: %d acknowledged before the kill, all present after restart; resending the last was a duplicate: %v",
+			i, len(c.acked), lastAck["duplicate"])
 	}
 	resp, err := http.Get(base2 + "/readyz")
 	if err != nil || resp.StatusCode != 200 {

@@ -19,8 +19,11 @@ const DefaultPageSize = 1000
 // entry that does not fit and Reason says why; Checked counts the entries
 // found good before it.
 //
-// Verify cannot notice entries cut off the end of the chain; compare Checked
-// (or the head hash) with a copy kept elsewhere for that.
+// Entries cut off the end of the chain are caught by the head row, which
+// every append updates in the same transaction: the walk must reach the
+// entry the head names, with the head's hash. Someone who can also rewrite
+// the head row can hide a cut: keep Head somewhere else (a log, a ticket)
+// and compare.
 type Result struct {
 	Checked int64  `json:"checked"`
 	BadID   int64  `json:"bad_id,omitempty"`
@@ -37,10 +40,33 @@ func Verify(ctx context.Context, st store.Store, pageSize int) (Result, error) {
 		pageSize = DefaultPageSize
 	}
 	var (
-		res      Result
-		prevID   int64
-		prevHash string
+		res              Result
+		prevID           int64
+		prevHash         string
+		headID           int64
+		headHash         string
+		reachedHeadEntry bool
 	)
+	// The head as of now: entries appended during the walk come after it.
+	err := st.Read(ctx, func(tx store.Tx) error {
+		var err error
+		headID, headHash, err = tx.AuditHead(ctx)
+		return err
+	})
+	if err != nil {
+		return res, fmt.Errorf("verify audit chain: %w", err)
+	}
+	reachedHeadEntry = headID == 0
+	// done finishes a walk that found no bad link.
+	done := func() (Result, error) {
+		if !reachedHeadEntry {
+			res.BadID = prevID + 1
+			res.Reason = fmt.Sprintf("entries missing at the end: the chain ends at entry %d but its head records entry %d", prevID, headID)
+			return res, nil
+		}
+		res.OK = true
+		return res, nil
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return res, fmt.Errorf("verify audit chain: %w", err)
@@ -55,8 +81,7 @@ func Verify(ctx context.Context, st store.Store, pageSize int) (Result, error) {
 			return res, fmt.Errorf("verify audit chain after entry %d: %w", prevID, err)
 		}
 		if len(page) == 0 {
-			res.OK = true
-			return res, nil
+			return done()
 		}
 		if bad, why := desk.VerifyChain(prevID, prevHash, page); bad != 0 {
 			for _, e := range page {
@@ -69,13 +94,22 @@ func Verify(ctx context.Context, st store.Store, pageSize int) (Result, error) {
 			res.BadID, res.Reason = bad, why
 			return res, nil
 		}
+		for _, e := range page {
+			if e.ID == headID {
+				if e.Hash != headHash {
+					res.Checked += e.ID - prevID - 1
+					res.BadID, res.Reason = e.ID, "hash differs from the one the chain head recorded"
+					return res, nil
+				}
+				reachedHeadEntry = true
+			}
+		}
 		last := page[len(page)-1]
 		res.Checked += int64(len(page))
 		res.Head = last.Hash
 		prevID, prevHash = last.ID, last.Hash
 		if len(page) < pageSize {
-			res.OK = true
-			return res, nil
+			return done()
 		}
 	}
 }

@@ -239,11 +239,12 @@ func TestConversationSolvedThenNewOnSend(t *testing.T) {
 
 // protocol.md: "Resending a client_id that was already stored never creates
 // a second message: the server answers with the original ack." A client
-// whose ack was lost may resend after the agent solved the chat.
+// whose ack was lost may resend after the agent solved the chat; the resend
+// must not open a new conversation with a second copy.
 func TestResendAfterSolveIsDuplicate(t *testing.T) {
 	e := newEnv(t, t.TempDir(), Config{})
 	ctx := context.Background()
-	c, _ := e.customer(nil)
+	c, w := e.customer(nil)
 	c.send(frame{"type": "send", "client_id": "lost-ack", "text": "Withdrawal stuck"})
 	ack, _ := c.ackAndMessage()
 	conv := ack.int("conversation_id")
@@ -258,9 +259,11 @@ func TestResendAfterSolveIsDuplicate(t *testing.T) {
 	c.send(frame{"type": "send", "client_id": "lost-ack", "text": "Withdrawal stuck"})
 	a := c.next("ack")
 	if a["duplicate"] != true || a.int("conversation_id") != conv || a.int("seq") != ack.int("seq") {
-		t.Skipf("BUG: resending client_id %q after its conversation %d was solved answers %v: a second copy in a new "+
-			"conversation instead of the original ack (duplicate:true, seq %d). tickets.CustomerSend only dedups "+
-			"within the current open chat (store AppendMessage checks client_id per ticket)", "lost-ack", conv, a, ack.int("seq"))
+		t.Fatalf("resending client_id %q after conversation %d was solved answered %v, want the original ack "+
+			"(duplicate true, conversation %d, seq %d), never a second copy in a new conversation", "lost-ack", conv, a, conv, ack.int("seq"))
+	}
+	if cur, err := e.tickets.CurrentChat(ctx, contactID(w)); !errors.Is(err, desk.ErrNotFound) {
+		t.Fatalf("the resend opened conversation %d (err %v)", cur.ID, err)
 	}
 }
 

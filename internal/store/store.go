@@ -137,6 +137,10 @@ type Tx interface {
 	AppendAudit(ctx context.Context, e *desk.AuditEntry) error
 	// ListAudit returns entries with ID > afterID in ID order, at most limit.
 	ListAudit(ctx context.Context, afterID int64, limit int) ([]desk.AuditEntry, error)
+	// AuditHead returns the id and hash of the last entry appended, as the
+	// chain head row records them ((0, "") for an empty chain): entries
+	// deleted off the end of the chain leave the head pointing past them.
+	AuditHead(ctx context.Context) (lastID int64, lastHash string, err error)
 
 	// Device tokens of anonymous chat visitors (device token hash → contact).
 	GetDevice(ctx context.Context, hash string) (contactID int64, err error)

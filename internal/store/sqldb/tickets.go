@@ -413,6 +413,15 @@ func (t *Tx) AppendAudit(ctx context.Context, e *desk.AuditEntry) error {
 	return nil
 }
 
+func (t *Tx) AuditHead(ctx context.Context) (int64, string, error) {
+	var id int64
+	var hash string
+	if err := t.tx.QueryRowContext(ctx, `SELECT last_id, last_hash FROM audit_head WHERE one = 1`).Scan(&id, &hash); err != nil {
+		return 0, "", Internal("audit head", err)
+	}
+	return id, hash, nil
+}
+
 func (t *Tx) ListAudit(ctx context.Context, afterID int64, limit int) ([]desk.AuditEntry, error) {
 	q := `SELECT id, at, actor_kind, actor_id, actor_name, action, target, detail, ip, prev_hash, hash FROM audit WHERE id > $1 ORDER BY id`
 	if limit > 0 {
