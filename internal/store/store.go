@@ -166,7 +166,7 @@ type TicketFilter struct {
 
 // ContactFilter selects contacts.
 type ContactFilter struct {
-	Text   string // case-insensitive substring of name, email or external uid
+	Text   string // case-insensitive substring of name or external uid, or a whole email address or phone number
 	Cursor int64  // IDs < Cursor
 	Limit  int
 }

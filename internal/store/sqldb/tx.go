@@ -245,9 +245,18 @@ func (t *Tx) GetContactByUID(ctx context.Context, externalUID string) (desk.Cont
 func (t *Tx) ListContacts(ctx context.Context, f store.ContactFilter) ([]desk.Contact, error) {
 	var w where
 	if f.Text != "" {
+		// Name and exchange UID match as substrings; an email or a phone
+		// number only whole. A reader sees them masked, and substring
+		// matching would let them be recovered character by character.
 		p := w.arg(likePattern(f.Text))
-		w.add(`(lower(name) LIKE ` + p + ` ESCAPE '\' OR lower(` + t.d.JSONText("emails") + `) LIKE ` + p +
-			` ESCAPE '\' OR lower(external_uid) LIKE ` + p + ` ESCAPE '\')`)
+		cond := `lower(name) LIKE ` + p + ` ESCAPE '\' OR lower(external_uid) LIKE ` + p + ` ESCAPE '\'`
+		if strings.Contains(f.Text, "@") {
+			esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(f.Text))
+			cond += ` OR lower(` + t.d.JSONText("emails") + `) LIKE ` + w.arg(`%"`+esc+`"%`) + ` ESCAPE '\'`
+		} else {
+			cond += ` OR phone = ` + w.arg(f.Text)
+		}
+		w.add("(" + cond + ")")
 	}
 	if f.Cursor > 0 {
 		w.add("id < " + w.arg(f.Cursor))

@@ -317,7 +317,7 @@ func testListContacts(t *testing.T, h Harness) {
 	in := []desk.Contact{
 		{Name: "Alice Kim", Emails: []string{"alice@example.com"}, ExternalUID: "EX-100"},
 		{Name: "王小明", Emails: []string{"wang@example.cn"}, ExternalUID: "EX-200"},
-		{Name: "Bob", Emails: []string{"BOB@Example.org"}, ExternalUID: "ex-300"},
+		{Name: "Bob", Emails: []string{"BOB@Example.org"}, ExternalUID: "ex-300", Phone: "+821012345678"},
 		{Name: "100% legit_user", Emails: nil, ExternalUID: ""},
 	}
 	write(t, s, func(tx store.Tx) error {
@@ -343,7 +343,15 @@ func testListContacts(t *testing.T, h Harness) {
 		{"all", store.ContactFilter{}, []int64{in[3].ID, in[2].ID, in[1].ID, in[0].ID}},
 		{"name case", store.ContactFilter{Text: "alice"}, []int64{in[0].ID}},
 		{"chinese name", store.ContactFilter{Text: "小明"}, []int64{in[1].ID}},
-		{"email", store.ContactFilter{Text: "bob@example"}, []int64{in[2].ID}},
+		{"whole email, any case", store.ContactFilter{Text: "bob@EXAMPLE.org"}, []int64{in[2].ID}},
+		// Part of an email finds nothing: readers see emails masked, and
+		// prefix searches would reveal them a character at a time.
+		{"partial email", store.ContactFilter{Text: "bob@example"}, []int64{}},
+		{"email domain", store.ContactFilter{Text: "@example.com"}, []int64{}},
+		{"email local part", store.ContactFilter{Text: "alic"}, []int64{in[0].ID}}, // the name matches, not the email
+		{"email prefix", store.ContactFilter{Text: "wan"}, []int64{}},
+		{"whole phone", store.ContactFilter{Text: "+821012345678"}, []int64{in[2].ID}},
+		{"partial phone", store.ContactFilter{Text: "+8210"}, []int64{}},
 		{"uid", store.ContactFilter{Text: "ex-"}, []int64{in[2].ID, in[1].ID, in[0].ID}},
 		{"percent literal", store.ContactFilter{Text: "%"}, []int64{in[3].ID}},
 		{"underscore literal", store.ContactFilter{Text: "_"}, []int64{in[3].ID}},
