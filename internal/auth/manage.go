@@ -276,43 +276,62 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 // SetPassword replaces agentID's password (admin, self or system), clears
 // any lock and logs the agent out everywhere.
 func (s *Service) SetPassword(ctx context.Context, actor Principal, agentID int64, pw string) error {
-	self := actor.Agent != nil && actor.Token == nil && actor.Agent.ID == agentID && !actor.MFAPending()
-	if !self && !actor.Can(PermAgentManage) && !actor.IsSystem() {
-		return forbidden("not allowed to set this agent's password")
-	}
-	if err := CheckPassword(pw); err != nil {
-		return err
-	}
-	hash, err := HashPassword(pw)
+	hash, err := PreparePassword(pw)
 	if err != nil {
 		return err
 	}
-	err = s.st.Write(ctx, func(tx store.Tx) error {
-		sec, err := tx.GetAgentSecrets(ctx, agentID)
-		if err != nil {
-			return err
-		}
-		sec.PasswordHash = hash
-		sec.FailedLogins = 0
-		sec.LockedUntil = time.Time{}
-		if err := tx.SetAgentSecrets(ctx, sec); err != nil {
-			return err
-		}
-		if err := tx.DeleteAgentSessions(ctx, agentID); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, actor, "agent.password_reset", AgentTarget(agentID), map[string]bool{"self": self})
-	})
+	err = s.st.Write(ctx, func(tx store.Tx) error { return s.SetPasswordTx(ctx, tx, actor, agentID, hash) })
 	if err != nil {
 		return fmt.Errorf("set password of agent %d: %w", agentID, err)
 	}
 	return nil
 }
 
+// PreparePassword checks a new password and hashes it: the slow part of
+// setting one, done before a transaction opens.
+func PreparePassword(pw string) (string, error) {
+	if err := CheckPassword(pw); err != nil {
+		return "", err
+	}
+	return HashPassword(pw)
+}
+
+// SetPasswordTx is SetPassword inside the caller's transaction, with the
+// hash from PreparePassword.
+func (s *Service) SetPasswordTx(ctx context.Context, tx store.Tx, actor Principal, agentID int64, hash string) error {
+	self := actor.Agent != nil && actor.Token == nil && actor.Agent.ID == agentID && !actor.MFAPending()
+	if !self && !actor.Can(PermAgentManage) && !actor.IsSystem() {
+		return forbidden("not allowed to set this agent's password")
+	}
+	sec, err := tx.GetAgentSecrets(ctx, agentID)
+	if err != nil {
+		return err
+	}
+	sec.PasswordHash = hash
+	sec.FailedLogins = 0
+	sec.LockedUntil = time.Time{}
+	if err := tx.SetAgentSecrets(ctx, sec); err != nil {
+		return err
+	}
+	if err := tx.DeleteAgentSessions(ctx, agentID); err != nil {
+		return err
+	}
+	return s.audit(ctx, tx, actor, "agent.password_reset", AgentTarget(agentID), map[string]bool{"self": self})
+}
+
 // SetDisabled disables or re-enables agentID. Disabling logs it out
 // everywhere; an agent cannot disable itself (so the last admin cannot lock
 // everyone out by accident).
 func (s *Service) SetDisabled(ctx context.Context, actor Principal, agentID int64, disabled bool) error {
+	err := s.st.Write(ctx, func(tx store.Tx) error { return s.SetDisabledTx(ctx, tx, actor, agentID, disabled) })
+	if err != nil {
+		return fmt.Errorf("set disabled=%v on agent %d: %w", disabled, agentID, err)
+	}
+	return nil
+}
+
+// SetDisabledTx is SetDisabled inside the caller's transaction.
+func (s *Service) SetDisabledTx(ctx context.Context, tx store.Tx, actor Principal, agentID int64, disabled bool) error {
 	if !actor.Can(PermAgentManage) && !actor.IsSystem() {
 		return forbidden("not allowed to manage agents")
 	}
@@ -323,25 +342,19 @@ func (s *Service) SetDisabled(ctx context.Context, actor Principal, agentID int6
 	if disabled {
 		action = "agent.disable"
 	}
-	err := s.st.Write(ctx, func(tx store.Tx) error {
-		a, err := tx.GetAgent(ctx, agentID)
-		if err != nil {
-			return err
-		}
-		a.Disabled = disabled
-		a.UpdatedAt = s.now()
-		if err := tx.UpdateAgent(ctx, &a); err != nil {
-			return err
-		}
-		if disabled {
-			if err := tx.DeleteAgentSessions(ctx, agentID); err != nil {
-				return err
-			}
-		}
-		return s.audit(ctx, tx, actor, action, AgentTarget(agentID), nil)
-	})
+	a, err := tx.GetAgent(ctx, agentID)
 	if err != nil {
-		return fmt.Errorf("%s %d: %w", action, agentID, err)
+		return err
 	}
-	return nil
+	a.Disabled = disabled
+	a.UpdatedAt = s.now()
+	if err := tx.UpdateAgent(ctx, &a); err != nil {
+		return err
+	}
+	if disabled {
+		if err := tx.DeleteAgentSessions(ctx, agentID); err != nil {
+			return err
+		}
+	}
+	return s.audit(ctx, tx, actor, action, AgentTarget(agentID), nil)
 }

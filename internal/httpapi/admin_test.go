@@ -56,6 +56,40 @@ func testAgentsTeamsTokensAudit(t *testing.T, e *env) {
 		t.Errorf("audit paging: %s", r.body)
 	}
 
+	// A patch that fails anywhere writes nothing: not the password, not the
+	// disabled flag, not the name (one transaction).
+	qa := e.agents["qa"]
+	if r = e.request(t, adm, "PATCH", "/api/v1/agents/"+id(qa.ID), map[string]any{
+		"name": "Renamed", "password": "a-brand-new-password", "disabled": true, "team_ids": []int64{987654},
+	}); r.status != 400 {
+		t.Fatalf("patch with a missing team: %d %s", r.status, r.body)
+	}
+	if r = e.request(t, e.creds["qa"], "GET", "/api/v1/auth/me", nil); r.status != 200 {
+		t.Errorf("a failed patch still logged the agent out: %d", r.status)
+	}
+	if r, _ := e.login(t, qa.Login, testPassword, ""); r.status != 200 {
+		t.Errorf("a failed patch still changed the password: %d", r.status)
+	}
+	var got desk.Agent
+	e.request(t, adm, "GET", "/api/v1/agents/"+id(qa.ID), nil).json(t, &got)
+	if got.Name != qa.Name || got.Disabled {
+		t.Errorf("a failed patch left %+v", got)
+	}
+	// Password and disable in one patch: both apply, both audited.
+	if r = e.request(t, adm, "PATCH", "/api/v1/agents/"+id(qa.ID), map[string]any{"password": "a-brand-new-password", "disabled": true}); r.status != 200 {
+		t.Fatalf("patch password+disabled: %d %s", r.status, r.body)
+	}
+	e.request(t, adm, "GET", "/api/v1/agents/"+id(qa.ID), nil).json(t, &got)
+	if !got.Disabled {
+		t.Errorf("not disabled: %+v", got)
+	}
+	if r = e.request(t, adm, "GET", "/api/v1/audit?limit=50", nil); !strings.Contains(string(r.body), "agent.password_reset") || !strings.Contains(string(r.body), "agent.disable") {
+		t.Errorf("not audited: %s", r.body)
+	}
+	if r = e.request(t, adm, "PATCH", "/api/v1/agents/"+id(qa.ID), map[string]any{"disabled": false}); r.status != 200 {
+		t.Fatalf("re-enable: %d", r.status)
+	}
+
 	// Disable through PATCH ends the agent's sessions.
 	agentB := e.creds["agentB"]
 	if r = e.request(t, adm, "PATCH", "/api/v1/agents/"+id(e.agents["agentB"].ID), map[string]any{"disabled": true}); r.status != 200 {

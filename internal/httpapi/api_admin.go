@@ -164,10 +164,22 @@ func (s *Server) updateAgent(w http.ResponseWriter, r *http.Request, p auth.Prin
 		return err
 	}
 	ctx := r.Context()
+	var hash string
+	if in.Password != nil {
+		// Hashing is slow (argon2id): before the transaction, not in it.
+		if hash, err = auth.PreparePassword(*in.Password); err != nil {
+			return err
+		}
+	}
 	var a desk.Agent
+	// One transaction: the profile, the password and the disabled flag are
+	// written together or not at all.
 	err = s.st.Write(ctx, func(tx store.Tx) error {
 		var err error
 		if a, err = tx.GetAgent(ctx, id); err != nil {
+			return err
+		}
+		if err := s.agentSecurityTx(ctx, tx, p, &a, in, hash); err != nil {
 			return err
 		}
 		old := a
@@ -220,18 +232,28 @@ func (s *Server) updateAgent(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if err != nil {
 		return err
 	}
-	if in.Password != nil {
-		if err := s.auth.SetPassword(ctx, p, id, *in.Password); err != nil {
+	writeJSON(w, http.StatusOK, a)
+	return nil
+}
+
+// agentSecurityTx applies a patch's password and disabled flag inside the
+// update's transaction, and leaves a as stored after them.
+func (s *Server) agentSecurityTx(ctx context.Context, tx store.Tx, p auth.Principal, a *desk.Agent, in agentPatch, hash string) error {
+	if hash != "" {
+		if err := s.auth.SetPasswordTx(ctx, tx, p, a.ID, hash); err != nil {
 			return err
 		}
 	}
 	if in.Disabled != nil && *in.Disabled != a.Disabled {
-		if err := s.auth.SetDisabled(ctx, p, id, *in.Disabled); err != nil {
+		if err := s.auth.SetDisabledTx(ctx, tx, p, a.ID, *in.Disabled); err != nil {
 			return err
 		}
-		a.Disabled = *in.Disabled
+		stored, err := tx.GetAgent(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		*a = stored
 	}
-	writeJSON(w, http.StatusOK, a)
 	return nil
 }
 
