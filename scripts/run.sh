@@ -3,6 +3,7 @@
 # database in ./data with demo data. Prints the URL and the demo logins.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/check-tools.sh
 scripts/build-web.sh
 go build -o bin/custos ./cmd/custos
 DATA="${CUSTOS_DATA:-./data}"

@@ -30,6 +30,8 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+scripts/check-tools.sh
+
 # --- 2. Web assets -------------------------------------------------------------
 log "building web assets"
 scripts/build-web.sh
