@@ -322,7 +322,8 @@ type teamInput struct {
 
 func (s *Server) createTeam(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	var in teamInput
-	if _, err := s.decodeJSON(w, r, &in); err != nil {
+	body, err := s.decodeJSON(w, r, &in)
+	if err != nil {
 		return err
 	}
 	t := desk.Team{Name: in.Name, Kind: in.Kind, BusinessHours: in.BusinessHours}
@@ -330,18 +331,22 @@ func (s *Server) createTeam(w http.ResponseWriter, r *http.Request, p auth.Princ
 		return err
 	}
 	ctx := r.Context()
-	err := s.st.Write(ctx, func(tx store.Tx) error {
-		if err := tx.CreateTeam(ctx, &t); err != nil {
-			return err
+	return s.idempotent(w, r, p, "teams", body, func(save saveFunc) (int, any, error) {
+		err := s.st.Write(ctx, func(tx store.Tx) error {
+			if err := tx.CreateTeam(ctx, &t); err != nil {
+				return err
+			}
+			e := auth.AuditEntry(p, "team.create", teamTarget(t.ID), map[string]any{"name": t.Name, "kind": t.Kind})
+			if err := tx.AppendAudit(ctx, &e); err != nil {
+				return err
+			}
+			return save(ctx, tx, http.StatusCreated, t)
+		})
+		if err != nil {
+			return 0, nil, err
 		}
-		e := auth.AuditEntry(p, "team.create", teamTarget(t.ID), map[string]any{"name": t.Name, "kind": t.Kind})
-		return tx.AppendAudit(ctx, &e)
+		return http.StatusCreated, t, nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, t)
-	return nil
 }
 
 type teamPatch struct {
@@ -423,6 +428,11 @@ type tokenCreated struct {
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if r.Header.Get("Idempotency-Key") != "" {
+		// A replay would have to store the secret, which is shown once and
+		// kept only as a hash. Refused rather than silently ignored.
+		return invalid("Idempotency-Key is not supported when creating a token: its secret is shown once and never stored; list tokens to see whether a retry is needed")
+	}
 	var in tokenInput
 	if _, err := s.decodeJSON(w, r, &in); err != nil {
 		return err
