@@ -112,15 +112,23 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 	var (
 		agent desk.Agent
 		sec   desk.AgentSecrets
+		err   error
 	)
-	err := s.st.Read(ctx, func(tx store.Tx) error {
-		var err error
-		if agent, err = tx.GetAgentByLogin(ctx, login); err != nil {
+	if lookupLogin(login) {
+		err = s.st.Read(ctx, func(tx store.Tx) error {
+			var err error
+			if agent, err = tx.GetAgentByLogin(ctx, login); err != nil {
+				return err
+			}
+			sec, err = tx.GetAgentSecrets(ctx, agent.ID)
 			return err
-		}
-		sec, err = tx.GetAgentSecrets(ctx, agent.ID)
-		return err
-	})
+		})
+	} else {
+		// No agent can have this login (empty, too long, not UTF-8,
+		// control characters); PostgreSQL would refuse a NUL byte with
+		// an error. It gets the answer an unknown login gets.
+		err = desk.NotFound("agent")
+	}
 	if errors.Is(err, desk.ErrNotFound) || (err == nil && agent.Disabled) {
 		// Same work and same answer as a wrong password, so neither an
 		// unknown login nor a disabled account can be told apart.
@@ -274,11 +282,26 @@ func lockedErr(until time.Time) error {
 	return desk.Errorf(desk.ELocked, "account locked after too many failed logins; try again after %s", until.UTC().Format(time.RFC3339))
 }
 
-// auditLogin makes an attempted login safe to record: bounded, valid UTF-8.
-// People sometimes type their password into the login field; bounding it to
-// the login length keeps most of such a slip out of the record.
+// lookupLogin reports whether login is worth looking up: text an agent's
+// login could be (desk.Agent.Validate is stricter still).
+func lookupLogin(login string) bool {
+	p := desk.Problems{}
+	desk.CheckText(p, "login", login, desk.MaxLogin, true)
+	return p.Err() == nil
+}
+
+// auditLogin makes an attempted login safe to record: bounded, valid UTF-8,
+// no control characters (PostgreSQL refuses NUL). People sometimes type
+// their password into the login field; bounding it to the login length
+// keeps most of such a slip out of the record.
 func auditLogin(login string) string {
-	return strings.ToValidUTF8(truncate(login, desk.MaxLogin), "?")
+	s := truncate(strings.ToValidUTF8(login, "?"), desk.MaxLogin)
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 func truncate(s string, n int) string {

@@ -11,6 +11,8 @@ import (
 
 	"custos/internal/desk"
 	"custos/internal/store"
+	"custos/internal/store/pgtest"
+	"custos/internal/store/postgres"
 	"custos/internal/store/sqlite"
 )
 
@@ -33,13 +35,17 @@ func newFixture(t *testing.T, opt Options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
 	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
 		t.Fatal(err)
 	}
+	// As in production: writes through the group-commit batcher, reads
+	// straight from the store. A broken read path must fail these tests.
+	b := store.NewBatcher(db, store.BatchOptions{})
+	t.Cleanup(func() { b.Close(); db.Close() })
 	f := &fixture{db: db, now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
 	opt.Now = func() time.Time { return f.now }
-	f.svc = NewService(readProbe(t, db), opt)
+	f.svc = NewService(b, opt)
 	f.admin = desk.Agent{Login: "root", Name: "Root", Role: desk.RoleAdmin}
 	if err := f.svc.CreateAgent(ctx, Principal{}, &f.admin, pw); err != nil {
 		t.Fatal(err)
@@ -49,27 +55,6 @@ func newFixture(t *testing.T, opt Options) *fixture {
 		t.Fatal(err)
 	}
 	return f
-}
-
-// writeOnlyStore runs reads in write transactions. It works around a
-// read-transaction bug of the SQLite store while that is being written, and
-// is used only when a probe read fails.
-type writeOnlyStore struct{ store.Store }
-
-func (w writeOnlyStore) Read(ctx context.Context, fn func(store.Tx) error) error {
-	return w.Write(ctx, fn)
-}
-
-func readProbe(t *testing.T, st store.Store) store.Store {
-	err := st.Read(context.Background(), func(tx store.Tx) error {
-		_, err := tx.ListAgents(context.Background())
-		return err
-	})
-	if err != nil {
-		t.Logf("store reads fail (%v); reading through write transactions", err)
-		return writeOnlyStore{st}
-	}
-	return st
 }
 
 func (f *fixture) auditLog(t *testing.T) []desk.AuditEntry {
@@ -632,5 +617,72 @@ func TestChangePassword(t *testing.T) {
 	}
 	if err := f.svc.ChangePassword(ctx, Principal{Token: &desk.APIToken{ID: 1}}, pw, next); code(err) != desk.EForbidden {
 		t.Errorf("token changed a password: %v", err)
+	}
+}
+
+// TestLoginBadInput sends logins no agent can have. PostgreSQL refuses a
+// NUL byte or invalid UTF-8 in a query parameter, so before they were
+// checked these were 500s there; they must be the plain "invalid login"
+// 401 on both engines, audited with a record-safe target.
+func TestLoginBadInput(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			var (
+				db interface {
+					store.Store
+					Migrate(context.Context) (int, error)
+					Close() error
+				}
+				err error
+			)
+			if engine == "postgres" {
+				db, err = postgres.Open(ctx, pgtest.DSN(t))
+			} else {
+				db, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "custos.db"))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Migrate(ctx); err != nil {
+				db.Close()
+				t.Fatal(err)
+			}
+			b := store.NewBatcher(db, store.BatchOptions{PassThrough: engine == "postgres"})
+			t.Cleanup(func() { b.Close(); db.Close() })
+			svc := NewService(b, Options{})
+			ann := desk.Agent{Login: "ann", Name: "Ann", Role: desk.RoleAgent}
+			if err := svc.CreateAgent(ctx, Principal{}, &ann, pw); err != nil {
+				t.Fatal(err)
+			}
+			for _, tc := range []struct{ name, login, target string }{
+				{"NUL", "ann\x00", "login:ann?"},
+				{"only NUL", "\x00", "login:?"},
+				{"control", "an\x1bn", "login:an?n"},
+				{"invalid UTF-8", "ann\xff\xfe", "login:ann\ufffd\ufffd"}, // ToLower makes it valid
+				{"too long", strings.Repeat("a", 65), "login:" + strings.Repeat("a", 64)},
+				{"huge", strings.Repeat("ä", 10000), "login:" + strings.Repeat("ä", 32)},
+			} {
+				_, err := svc.Login(ctx, LoginInput{Login: tc.login, Password: pw, IP: "192.0.2.9"})
+				if code(err) != desk.EUnauthorized || err.Error() != "unauthorized: invalid login or password" {
+					t.Errorf("%s: %v; want the invalid-login 401", tc.name, err)
+					continue
+				}
+				var last desk.AuditEntry
+				err = b.Read(ctx, func(tx store.Tx) error {
+					es, err := tx.ListAudit(ctx, 0, 1000)
+					if len(es) > 0 {
+						last = es[len(es)-1]
+					}
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if last.Action != "auth.login_failed" || last.Target != tc.target || !strings.Contains(last.Detail, "unknown_login") {
+					t.Errorf("%s: audit %q %q %s; want auth.login_failed %q unknown_login", tc.name, last.Action, last.Target, last.Detail, tc.target)
+				}
+			}
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 const (
 	MaxSubject     = 300
 	MaxText        = 32 << 10 // 32 KiB per message
+	MaxHTML        = 64 << 10 // 64 KiB per message, raw and sanitised
 	MaxName        = 200
 	MaxTag         = 64
 	MaxTags        = 50
@@ -31,6 +32,10 @@ var (
 	langRe      = regexp.MustCompile(`^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$`)
 	customKeyRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
 	clientIDRe  = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,100}$`)
+	// attachmentIDRe is the id format package attach issues ("at_" and 26
+	// base32 characters). Checked before any lookup, so a hostile id never
+	// reaches the store.
+	attachmentIDRe = regexp.MustCompile(`^at_[a-z2-7]{26}$`)
 )
 
 // CheckText validates a free-text field: valid UTF-8, no NUL or other C0
@@ -71,12 +76,15 @@ func CheckTags(p Problems, field string, tags []string) {
 	}
 }
 
+// NormalizeTag is how a tag is stored and looked up: trimmed, lower-cased.
+func NormalizeTag(t string) string { return strings.ToLower(strings.TrimSpace(t)) }
+
 // NormalizeTags lower-cases, trims and de-duplicates tags, keeping order.
 func NormalizeTags(tags []string) []string {
 	out := make([]string, 0, len(tags))
 	seen := make(map[string]bool, len(tags))
 	for _, t := range tags {
-		t = strings.ToLower(strings.TrimSpace(t))
+		t = NormalizeTag(t)
 		if t == "" || seen[t] {
 			continue
 		}
@@ -97,6 +105,23 @@ func CheckLanguage(p Problems, field, v string) {
 func CheckClientID(p Problems, field, v string) {
 	if v != "" && !clientIDRe.MatchString(v) {
 		p.Add(field, "must be 1-100 characters of A-Z a-z 0-9 . _ : -")
+	}
+}
+
+// ValidAttachmentID reports whether id has the form of an attachment id.
+func ValidAttachmentID(id string) bool { return attachmentIDRe.MatchString(id) }
+
+// CheckAttachmentIDs validates the attachment ids of a message: at most
+// MaxAttachments, each of the attachment id form.
+func CheckAttachmentIDs(p Problems, field string, ids []string) {
+	if len(ids) > MaxAttachments {
+		p.Add(field, fmt.Sprintf("at most %d attachments", MaxAttachments))
+		return
+	}
+	for i, id := range ids {
+		if !ValidAttachmentID(id) {
+			p.Add(fmt.Sprintf("%s[%d]", field, i), "must be an attachment id (at_...)")
+		}
 	}
 }
 
@@ -270,6 +295,7 @@ func (m *Message) Validate() error {
 	}
 	p := Problems{}
 	CheckText(p, "text", m.Text, MaxText, len(m.Attachments) == 0)
+	CheckText(p, "html", m.HTML, MaxHTML, false)
 	CheckClientID(p, "client_id", m.ClientID)
 	if len(m.Attachments) > MaxAttachments {
 		p.Add("attachments", fmt.Sprintf("at most %d attachments", MaxAttachments))

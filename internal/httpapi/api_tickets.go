@@ -41,6 +41,7 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, p auth.Prin
 	}
 	desk.CheckText(pr, "q", f.Text, desk.MaxSubject, false)
 	desk.CheckText(pr, "tag", f.Tag, desk.MaxTag, false)
+	f.Tag = desk.NormalizeTag(f.Tag) // as tags are stored: ?tag=VIP finds "vip"
 	empty := false
 	switch q.Get("view") {
 	case "", "all":
@@ -176,7 +177,11 @@ func (s *Server) createTicket(w http.ResponseWriter, r *http.Request, p auth.Pri
 		ci.InTx = func(ctx context.Context, tx store.Tx, t desk.Ticket) error {
 			return save(ctx, tx, http.StatusCreated, t)
 		}
-		t, err := s.tickets.Create(r.Context(), actor(p), ci)
+		a := actor(p)
+		// An inline contact that does not exist yet is created: that
+		// needs contact.write, like POST /contacts.
+		a.CanWriteContacts = p.Can(auth.PermContactWrite)
+		t, err := s.tickets.Create(r.Context(), a, ci)
 		if err != nil {
 			return 0, nil, err
 		}

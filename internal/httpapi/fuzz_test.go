@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/net/html"
+
 	"custos/internal/desk"
 )
 
@@ -26,6 +28,13 @@ func FuzzCreateTicket(f *testing.F) {
 		`{"subject":"\ud800","contact_id":1}`, "{\"subject\":\"\xff\"}", `{"contact_id":1e400}`,
 		`{"subject":"x","contact_id":9223372036854775807}`,
 		`{"subject":"x","contact":{"emails":["<script>@x"]}}`,
+		`{"subject":"x\u0000","contact_id":` + cid + `}`,
+		`{"subject":"x","contact_id":` + cid + `,"tags":["A\u0000"],"custom":{"k\u0000":"v\u0000"},"category":"\u0000"}`,
+		`{"subject":"x","contact":{"name":"\u0000","external_uid":"\u0000","phone":"\u0000","telegram_id":"\u0000"}}`,
+		`{"subject":"x","contact_id":` + cid + `,"message":{"text":"hi","attachment_ids":["at_\u0000"],"client_id":"\u0000"}}`,
+		`{"subject":"x","contact_id":` + cid + `,"message":{"html":"<p onclick=\"x()\" style=\"a\">hi<script>alert(1)</script><a href=\"javascript:x\">j</a><a href=\"https://e.example\">e</a><img src=x onerror=y></p>"}}`,
+		`{"subject":"x","contact_id":` + cid + `,"message":{"html":"<svg><foreignObject><iframe srcdoc=\"<script>x</script>\"></iframe></foreignObject></svg>t"}}`,
+		`{"subject":"x","contact_id":` + cid + `,"message":{"html":"<p>\u0000</p>"}}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -49,5 +58,43 @@ func FuzzCreateTicket(f *testing.F) {
 		if g.status != 200 {
 			t.Fatalf("created ticket %d not fetchable: %d %s", tk.ID, g.status, g.body)
 		}
+		var v struct {
+			Messages []desk.Message `json:"messages"`
+		}
+		g.json(t, &v)
+		for _, m := range v.Messages {
+			if bad := unsafeHTML(m.HTML); bad != "" {
+				t.Fatalf("stored html keeps %s for %q: %s", bad, body, m.HTML)
+			}
+		}
 	})
+}
+
+// safeAttrs are the only attributes sanitised message HTML may carry.
+var safeAttrs = map[string]bool{"href": true, "rel": true, "target": true, "dir": true, "colspan": true, "rowspan": true, "start": true}
+
+// unsafeHTML names the first element or attribute in s that the message
+// HTML policy must have removed ("" when there is none).
+func unsafeHTML(s string) string {
+	z := html.NewTokenizer(strings.NewReader(s))
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return ""
+		case html.StartTagToken, html.SelfClosingTagToken:
+			tok := z.Token()
+			switch tok.Data {
+			case "script", "style", "img", "iframe", "svg", "math", "object", "embed", "form", "input", "link", "meta", "base":
+				return "<" + tok.Data + ">"
+			}
+			for _, a := range tok.Attr {
+				if !safeAttrs[a.Key] {
+					return "attribute " + a.Key
+				}
+				if a.Key == "href" && !strings.HasPrefix(a.Val, "https://") && !strings.HasPrefix(a.Val, "http://") && !strings.HasPrefix(a.Val, "mailto:") {
+					return "href " + a.Val
+				}
+			}
+		}
+	}
 }

@@ -53,7 +53,11 @@ func (s *Service) CustomerSend(ctx context.Context, c desk.Contact, in MessageIn
 		created bool
 		before  desk.Ticket
 	)
-	err := s.st.Write(ctx, func(tx store.Tx) error {
+	d, err := s.draft(a, in)
+	if err != nil {
+		return desk.Message{}, desk.Ticket{}, false, err
+	}
+	err = s.st.Write(ctx, func(tx store.Tx) error {
 		if in.ClientID != "" {
 			// A resend, maybe of a message that went to a conversation
 			// solved since: answer with the stored message, in whichever
@@ -74,7 +78,7 @@ func (s *Service) CustomerSend(ctx context.Context, c desk.Contact, in MessageIn
 		case err == nil:
 		case desk.ErrorCode(err) == desk.ENotFound:
 			t = desk.Ticket{
-				Channel: desk.ChannelChat, Subject: chatSubject(in.Text), ContactID: c.ID,
+				Channel: desk.ChannelChat, Subject: chatSubject(d.msg.Text), ContactID: c.ID,
 				Tier: c.VIPTier, Language: firstNonEmpty(language, c.Language), Status: desk.StatusNew,
 				Priority: desk.PriorityNormal,
 			}
@@ -98,7 +102,7 @@ func (s *Service) CustomerSend(ctx context.Context, c desk.Contact, in MessageIn
 			return err
 		}
 		before = t
-		m, dup, err = s.appendTx(ctx, tx, a, &t, in)
+		m, dup, err = s.appendTx(ctx, tx, a, &t, d)
 		return err
 	})
 	if err != nil {

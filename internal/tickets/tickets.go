@@ -17,6 +17,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/microcosm-cc/bluemonday"
+
 	"custos/internal/desk"
 	"custos/internal/realtime"
 	"custos/internal/store"
@@ -34,10 +36,13 @@ type Actor struct {
 	Teams []int64
 	// CanAssign allows assigning tickets to someone other than oneself.
 	CanAssign bool
+	// CanWriteContacts (contact.write) allows creating a new contact
+	// inline with a ticket.
+	CanWriteContacts bool
 }
 
 // System is the actor for work the desk does by itself.
-var System = Actor{Kind: desk.AuthorSystem, Name: "Custos", All: true, CanAssign: true}
+var System = Actor{Kind: desk.AuthorSystem, Name: "Custos", All: true, CanAssign: true, CanWriteContacts: true}
 
 // CanSee reports whether the actor may see ticket t.
 func (a Actor) CanSee(t desk.Ticket) bool {
@@ -62,15 +67,16 @@ func (a Actor) audited() bool { return a.Kind == desk.AuthorAgent || a.Kind == d
 
 // Service implements the ticket operations.
 type Service struct {
-	st  store.Store
-	pub realtime.Publisher
-	now func() time.Time
+	st   store.Store
+	pub  realtime.Publisher
+	now  func() time.Time
+	html *bluemonday.Policy // what message HTML may keep; safe for concurrent use
 }
 
 // New returns a Service writing through st (normally a store.Batcher, so
 // concurrent writes share commits) and publishing to pub (may be nil).
 func New(st store.Store, pub realtime.Publisher) *Service {
-	return &Service{st: st, pub: pub, now: func() time.Time { return time.Now().UTC() }}
+	return &Service{st: st, pub: pub, now: func() time.Time { return time.Now().UTC() }, html: newHTMLPolicy()}
 }
 
 // SetClock replaces the clock (tests).
@@ -139,6 +145,10 @@ type Patch struct {
 }
 
 func (s *Service) audit(ctx context.Context, tx store.Tx, a Actor, action string, ticketID int64, detail any) error {
+	return s.auditTarget(ctx, tx, a, action, "ticket:"+strconv.FormatInt(ticketID, 10), detail)
+}
+
+func (s *Service) auditTarget(ctx context.Context, tx store.Tx, a Actor, action, target string, detail any) error {
 	if !a.audited() {
 		return nil
 	}
@@ -148,7 +158,7 @@ func (s *Service) audit(ctx context.Context, tx store.Tx, a Actor, action string
 	}
 	e := desk.AuditEntry{
 		ActorKind: a.Kind, ActorID: a.ID, ActorName: a.Name,
-		Action: action, Target: "ticket:" + strconv.FormatInt(ticketID, 10),
+		Action: action, Target: target,
 		Detail: string(b), IP: a.IP,
 	}
 	return tx.AppendAudit(ctx, &e)
@@ -175,14 +185,13 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (desk.Tic
 			return desk.Ticket{}, prefixFields(err, "contact.")
 		}
 	}
+	var first *draft
 	if in.Message != nil {
-		m := desk.Message{Text: in.Message.Text, ClientID: in.Message.ClientID, AuthorKind: a.Kind, Internal: in.Message.Internal}
-		if len(in.Message.AttachmentIDs) > 0 {
-			m.Attachments = make([]desk.Attachment, len(in.Message.AttachmentIDs))
-		}
-		if err := m.Validate(); err != nil {
+		d, err := s.draft(a, *in.Message)
+		if err != nil {
 			return desk.Ticket{}, prefixFields(err, "message.")
 		}
+		first = &d
 	}
 	if a.Kind == desk.AuthorAgent && !a.All && t.TeamID == 0 && t.AssigneeID == 0 {
 		// An agent without read_all must be able to see what they create.
@@ -194,7 +203,7 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (desk.Tic
 
 	var msg *desk.Message
 	err := s.st.Write(ctx, func(tx store.Tx) error {
-		c, err := s.resolveContact(ctx, tx, in)
+		c, newContact, err := s.resolveContact(ctx, tx, a, in)
 		if err != nil {
 			return err
 		}
@@ -212,8 +221,8 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (desk.Tic
 		if err := tx.AddEvent(ctx, &desk.Event{TicketID: t.ID, ActorKind: a.Kind, ActorID: a.ID, Field: "created", New: string(t.Status)}); err != nil {
 			return err
 		}
-		if in.Message != nil {
-			m, _, err := s.appendTx(ctx, tx, a, &t, *in.Message)
+		if first != nil {
+			m, _, err := s.appendTx(ctx, tx, a, &t, *first)
 			if err != nil {
 				return prefixFields(err, "message.")
 			}
@@ -224,6 +233,12 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (desk.Tic
 			return desk.Errorf(desk.EForbidden, "you would not be able to see this ticket: set a team of yours or assign it to yourself")
 		}
 		// Audit last: the chain head is a lock shared by every audited write.
+		if newContact {
+			// Never personal data in the detail: the chain cannot be erased.
+			if err := s.auditTarget(ctx, tx, a, "contact.create", "contact:"+strconv.FormatInt(c.ID, 10), map[string]any{"ticket_id": t.ID}); err != nil {
+				return err
+			}
+		}
 		if err := s.audit(ctx, tx, a, "ticket.create", t.ID, map[string]any{"subject_len": utf8.RuneCountInString(t.Subject), "channel": t.Channel, "team_id": t.TeamID, "assignee_id": t.AssigneeID}); err != nil {
 			return err
 		}
@@ -247,44 +262,51 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (desk.Tic
 	return t, nil
 }
 
-func (s *Service) resolveContact(ctx context.Context, tx store.Tx, in CreateInput) (desk.Contact, error) {
+// resolveContact finds the ticket's contact, or creates it from the inline
+// contact (created=true) when the actor may write contacts.
+func (s *Service) resolveContact(ctx context.Context, tx store.Tx, a Actor, in CreateInput) (c desk.Contact, created bool, err error) {
 	if in.ContactID != 0 {
 		c, err := tx.GetContact(ctx, in.ContactID)
 		if err != nil {
 			if desk.ErrorCode(err) == desk.ENotFound {
-				return c, &desk.Error{Code: desk.EInvalid, Message: "validation failed", Fields: map[string]string{"contact_id": "no such contact"}}
+				return c, false, &desk.Error{Code: desk.EInvalid, Message: "validation failed", Fields: map[string]string{"contact_id": "no such contact"}}
 			}
-			return c, err
+			return c, false, err
 		}
-		return c, nil
+		return c, false, nil
 	}
 	if in.Contact == nil {
-		return desk.Contact{}, &desk.Error{Code: desk.EInvalid, Message: "validation failed", Fields: map[string]string{"contact_id": "is required (or give contact)"}}
+		return desk.Contact{}, false, &desk.Error{Code: desk.EInvalid, Message: "validation failed", Fields: map[string]string{"contact_id": "is required (or give contact)"}}
 	}
-	c := *in.Contact
+	c = *in.Contact
 	if c.ExternalUID != "" {
 		if got, err := tx.GetContactByUID(ctx, c.ExternalUID); err == nil {
-			return got, nil
+			return got, false, nil
 		} else if desk.ErrorCode(err) != desk.ENotFound {
-			return got, err
+			return got, false, err
 		}
 	} else if len(c.Emails) > 0 {
 		got, err := tx.ListContacts(ctx, store.ContactFilter{Text: c.Emails[0], Limit: 5})
 		if err != nil {
-			return desk.Contact{}, err
+			return desk.Contact{}, false, err
 		}
 		for _, g := range got {
 			for _, e := range g.Emails {
 				if strings.EqualFold(e, c.Emails[0]) {
-					return g, nil
+					return g, false, nil
 				}
 			}
 		}
 	}
-	if err := tx.CreateContact(ctx, &c); err != nil {
-		return c, err
+	if !a.CanWriteContacts {
+		// Creating a contact inline is creating a contact: the same
+		// permission as POST /contacts.
+		return c, false, desk.Errorf(desk.EForbidden, "creating a contact needs the contact.write permission; give contact_id or an existing contact")
 	}
-	return c, nil
+	if err := tx.CreateContact(ctx, &c); err != nil {
+		return c, false, err
+	}
+	return c, true, nil
 }
 
 func checkRefs(ctx context.Context, tx store.Tx, teamID, assigneeID int64) error {
@@ -357,6 +379,15 @@ func (s *Service) List(ctx context.Context, a Actor, f store.TicketFilter) ([]de
 	if f.Limit > desk.MaxPageSize {
 		f.Limit = desk.MaxPageSize
 	}
+	// Free text goes into queries: PostgreSQL refuses NUL and invalid
+	// UTF-8 with an error, so they are refused here as bad input.
+	p := desk.Problems{}
+	desk.CheckText(p, "q", f.Text, desk.MaxSubject, false)
+	desk.CheckText(p, "tag", f.Tag, desk.MaxTag, false)
+	if err := p.Err(); err != nil {
+		return nil, 0, err
+	}
+	f.Tag = desk.NormalizeTag(f.Tag) // tags are stored normalised
 	switch {
 	case a.Kind == desk.AuthorContact:
 		f.ContactID = a.ID

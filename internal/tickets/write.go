@@ -3,6 +3,8 @@ package tickets
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -68,11 +70,7 @@ func (s *Service) Update(ctx context.Context, a Actor, id int64, p Patch) (desk.
 				return err
 			}
 		}
-		detail := map[string]any{}
-		for _, e := range changed {
-			detail[e.Field] = map[string]string{"old": e.Old, "new": e.New}
-		}
-		return s.audit(ctx, tx, a, "ticket.update", t.ID, detail)
+		return s.audit(ctx, tx, a, "ticket.update", t.ID, updateAuditDetail(old, t, changed))
 	})
 	if err != nil {
 		return desk.Ticket{}, err
@@ -195,21 +193,59 @@ func diff(old, t desk.Ticket, a Actor) []desk.Event {
 }
 
 func customString(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	// small maps: insertion sort keeps this dependency-free and stable
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
 	var b strings.Builder
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		b.WriteString(k + "=" + m[k] + ";")
 	}
 	return b.String()
+}
+
+// updateAuditDetail is the audit record of a ticket update. The audit chain
+// is append-only and cannot be erased, so it keeps no personal data: for
+// free text (subject, category) only the lengths, for tags the counts, for
+// custom fields the keys that changed. Enums and ids keep their values. The
+// ticket's events, which can be edited or erased, keep the values.
+func updateAuditDetail(old, t desk.Ticket, changed []desk.Event) map[string]any {
+	lengths := func(o, n string) map[string]int {
+		return map[string]int{"old_len": utf8.RuneCountInString(o), "new_len": utf8.RuneCountInString(n)}
+	}
+	d := make(map[string]any, len(changed))
+	for _, e := range changed {
+		switch e.Field {
+		case "status", "priority", "team_id", "assignee_id", "language":
+			d[e.Field] = map[string]string{"old": e.Old, "new": e.New}
+		case "subject":
+			d[e.Field] = lengths(old.Subject, t.Subject)
+		case "category":
+			d[e.Field] = lengths(old.Category, t.Category)
+		case "tags":
+			d[e.Field] = map[string]int{"old_count": len(old.Tags), "new_count": len(t.Tags)}
+		case "custom":
+			d[e.Field] = map[string][]string{"keys": changedKeys(old.Custom, t.Custom)}
+		default:
+			// A field added later is recorded without its value until
+			// someone decides its value is safe to keep forever.
+			d[e.Field] = map[string]bool{"changed": true}
+		}
+	}
+	return d
+}
+
+// changedKeys lists, sorted, the keys added, removed or changed from a to b.
+func changedKeys(a, b map[string]string) []string {
+	keys := []string{}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			keys = append(keys, k)
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // AddMessage appends a reply or note to ticket ticketID. A resend with the
@@ -221,7 +257,11 @@ func (s *Service) AddMessage(ctx context.Context, a Actor, ticketID int64, in Me
 		dup    bool
 		before desk.Ticket
 	)
-	err := s.st.Write(ctx, func(tx store.Tx) error {
+	d, err := s.draft(a, in)
+	if err != nil {
+		return desk.Message{}, false, err
+	}
+	err = s.st.Write(ctx, func(tx store.Tx) error {
 		var err error
 		t, err = tx.GetTicket(ctx, ticketID)
 		if err != nil {
@@ -231,7 +271,7 @@ func (s *Service) AddMessage(ctx context.Context, a Actor, ticketID int64, in Me
 			return desk.NotFound("ticket")
 		}
 		before = t
-		m, dup, err = s.appendTx(ctx, tx, a, &t, in)
+		m, dup, err = s.appendTx(ctx, tx, a, &t, d)
 		if err != nil || dup {
 			return err
 		}
@@ -249,21 +289,18 @@ func (s *Service) AddMessage(ctx context.Context, a Actor, ticketID int64, in Me
 	return m, dup, nil
 }
 
-// appendTx appends in to t inside tx, applying the side effects of a reply:
-// a customer writing reopens a pending or solved ticket; an agent's public
-// reply opens a new ticket and takes an unassigned one. t is updated in place.
-func (s *Service) appendTx(ctx context.Context, tx store.Tx, a Actor, t *desk.Ticket, in MessageInput) (desk.Message, bool, error) {
+// appendTx appends d (from s.draft) to t inside tx, applying the side
+// effects of a reply: a customer writing reopens a pending or solved ticket;
+// an agent's public reply opens a new ticket and takes an unassigned one. t
+// is updated in place.
+func (s *Service) appendTx(ctx context.Context, tx store.Tx, a Actor, t *desk.Ticket, d draft) (desk.Message, bool, error) {
 	if t.Status == desk.StatusClosed {
 		return desk.Message{}, false, desk.Errorf(desk.EConflict, "the ticket is closed; open a follow-up instead")
 	}
-	m := desk.Message{
-		TicketID: t.ID, AuthorKind: a.Kind, AuthorID: a.ID, AuthorName: a.Name,
-		Internal: in.Internal, Text: in.Text, HTML: in.HTML, ClientID: in.ClientID,
-	}
-	if len(in.AttachmentIDs) > desk.MaxAttachments {
-		return m, false, &desk.Error{Code: desk.EInvalid, Message: "validation failed", Fields: map[string]string{"attachment_ids": "at most 10 attachments"}}
-	}
-	for i, id := range in.AttachmentIDs {
+	m := d.msg
+	m.TicketID = t.ID
+	m.Attachments = nil
+	for i, id := range d.attachmentIDs {
 		att, err := tx.GetAttachment(ctx, id)
 		field := "attachment_ids[" + strconv.Itoa(i) + "]"
 		if err != nil {
