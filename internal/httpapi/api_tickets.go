@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"math"
 	"net/http"
 	"strconv"
@@ -260,13 +262,24 @@ func (s *Server) addMessage(w http.ResponseWriter, r *http.Request, p auth.Princ
 	if _, err := s.decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	m, dup, err := s.tickets.AddMessage(r.Context(), actor(p), id, in.input())
+	msg := in.input()
+	if key := r.Header.Get("Idempotency-Key"); key != "" && msg.ClientID == "" {
+		// The ticket already deduplicates client ids: the key becomes one,
+		// scoped to the caller so two integrations never collide.
+		if len(key) > maxIdempotencyKey || !printableASCII(key) {
+			return invalid("Idempotency-Key must be 1-255 printable ASCII characters")
+		}
+		sum := sha256.Sum256([]byte(string(p.ActorKind()) + ":" + strconv.FormatInt(p.ActorID(), 10) + ":" + key))
+		msg.ClientID = "idem:" + hex.EncodeToString(sum[:16])
+	}
+	m, dup, err := s.tickets.AddMessage(r.Context(), actor(p), id, msg)
 	if err != nil {
 		return err
 	}
 	status := http.StatusCreated
 	if dup {
 		status = http.StatusOK
+		w.Header().Set("Idempotent-Replayed", "true")
 	}
 	w.Header().Set("Location", api+"/tickets/"+strconv.FormatInt(id, 10))
 	writeJSON(w, status, m)

@@ -260,6 +260,25 @@ func testIdempotency(t *testing.T, e *env) {
 	if r1.status != 201 || r2.status != 201 || a.ID == 0 || a.ID != b.ID || r2.header.Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("team replay: %d %d %s %s", r1.status, r2.status, r1.body, r2.body)
 	}
+	// A reply retried with the same key is one message; another caller's
+	// same key is theirs.
+	tk := e.ticketA.ID
+	path := "/api/v1/tickets/" + id(tk) + "/messages"
+	m1 := e.request(t, adm, "POST", path, map[string]any{"text": "retried reply"}, "Idempotency-Key", "reply-1")
+	m2 := e.request(t, adm, "POST", path, map[string]any{"text": "retried reply"}, "Idempotency-Key", "reply-1")
+	var x, y struct{ ID, Seq int64 }
+	m1.json(t, &x)
+	m2.json(t, &y)
+	if m1.status != 201 || m2.status != 200 || x.ID == 0 || x.ID != y.ID || m2.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("reply replay: %d %d %s %s", m1.status, m2.status, m1.body, m2.body)
+	}
+	m3 := e.request(t, e.creds["lead"], "POST", path, map[string]any{"text": "retried reply"}, "Idempotency-Key", "reply-1")
+	var z struct{ ID int64 }
+	m3.json(t, &z)
+	if m3.status != 201 || z.ID == x.ID {
+		t.Errorf("reply key shared across callers: %d %s", m3.status, m3.body)
+	}
+
 	// Tokens refuse the header: a replay would need the secret stored.
 	r := e.request(t, adm, "POST", "/api/v1/tokens", map[string]any{"name": "retry", "scopes": []string{"tickets:read"}}, "Idempotency-Key", "tok-1")
 	if r.status != 400 || strings.Contains(string(r.body), "cst_") {
