@@ -138,7 +138,9 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 	if !c.closed.CompareAndSwap(false, true) {
 		return
 	}
-	if c.stats != nil {
+	if c.stats != nil && code != websocket.StatusNormalClosure {
+		// 1000 is the tidy end of a connection whose client left or whose
+		// socket died: not a decision worth counting.
 		c.stats.add(code)
 	}
 	close(c.done)

@@ -529,16 +529,22 @@ func (cc *custConn) writeOut(it *outItem) error {
 }
 
 func (cc *custConn) fail(err error) {
-	if cc.closed.Load() {
-		return
-	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
 		// The client stopped reading and its socket buffers are full: the
 		// same "too slow" as a full queue, not a server fault. The close
 		// frame is attempted, but a client that reads nothing may only see
 		// the connection drop.
 		cc.srv.log.Debug("chat connection too slow", slog.Int64("contact", cc.contact.ID))
+		if cc.closed.Load() {
+			// The timed-out write tore the socket down and the reader
+			// noticed first; the cause is still the slow client.
+			cc.srv.closes.add(CloseTooSlow)
+			return
+		}
 		cc.close(CloseTooSlow, "too slow")
+		return
+	}
+	if cc.closed.Load() {
 		return
 	}
 	cc.srv.log.Warn("chat connection", slog.Int64("contact", cc.contact.ID), slog.Any("err", err))
