@@ -26,6 +26,7 @@ import (
 	"custos/internal/auth"
 	"custos/internal/chat"
 	"custos/internal/config"
+	"custos/internal/desk"
 	"custos/internal/httpapi"
 	"custos/internal/realtime"
 	"custos/internal/realtime/natsbus"
@@ -88,6 +89,38 @@ type App struct {
 	srv *http.Server
 	ln  net.Listener
 	err chan error
+
+	stopSweep chan struct{} // ends the presence sweeper
+	sweepDone chan struct{}
+}
+
+// presenceSweepEvery is how often agents with no console open are set
+// offline (auth.SweepPresence; auth.PresenceTimeout is the grace).
+const presenceSweepEvery = 30 * time.Second
+
+// sweepPresence runs auth.SweepPresence until Close and tells every console
+// about each change.
+func (a *App) sweepPresence() {
+	defer close(a.sweepDone)
+	t := time.NewTicker(presenceSweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.stopSweep:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			changed, err := a.Auth.SweepPresence(ctx)
+			cancel()
+			if err != nil {
+				a.Log.Warn("presence sweep", slog.Any("err", err))
+				continue
+			}
+			for _, ag := range changed {
+				a.Hub.Publish(realtime.Event{Type: realtime.Presence, Actor: desk.AuthorSystem, AgentID: ag.ID, Name: ag.Name, Presence: ag.Presence})
+			}
+		}
+	}
 }
 
 // Start opens everything and starts serving on cfg.Addr (port 0 picks one).
@@ -189,6 +222,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, erro
 		}
 		a.err <- err
 	}()
+	a.stopSweep, a.sweepDone = make(chan struct{}), make(chan struct{})
+	go a.sweepPresence()
 	ok = true
 	log.Info("custos started", slog.String("url", a.URL), slog.String("db", a.DB.Dialect()), slog.Bool("multi_node", a.Bus != nil),
 		slog.String("version", Version))
@@ -244,6 +279,11 @@ func (a *App) Wait(ctx context.Context) error {
 // then close the database. Every acknowledged message is already committed.
 func (a *App) Close(ctx context.Context) error {
 	var errs []error
+	if a.stopSweep != nil {
+		close(a.stopSweep)
+		<-a.sweepDone
+		a.stopSweep = nil
+	}
 	if a.srv != nil {
 		if a.Chat != nil {
 			a.Chat.Shutdown(ctx)

@@ -62,6 +62,9 @@ type Tx interface {
 	GetAgent(ctx context.Context, id int64) (desk.Agent, error)
 	GetAgentByLogin(ctx context.Context, login string) (desk.Agent, error)
 	ListAgents(ctx context.Context) ([]desk.Agent, error)
+	// ListStalePresence returns the agents shown online or away who have
+	// no session seen at or after seenBefore: nobody has their console open.
+	ListStalePresence(ctx context.Context, seenBefore time.Time) ([]desk.Agent, error)
 	GetAgentSecrets(ctx context.Context, agentID int64) (desk.AgentSecrets, error)
 	// SetAgentSecrets replaces password hash, TOTP secret, failed-login count
 	// and lock time at once.

@@ -364,6 +364,13 @@ func (t *Tx) ListAgents(ctx context.Context) ([]desk.Agent, error) {
 	return queryAll(ctx, t, "list agents", t.scanAgent, `SELECT `+agentCols+` FROM agents ORDER BY id`)
 }
 
+func (t *Tx) ListStalePresence(ctx context.Context, seenBefore time.Time) ([]desk.Agent, error) {
+	return queryAll(ctx, t, "list stale presence", t.scanAgent, `SELECT `+agentCols+` FROM agents a
+		WHERE a.presence <> 'offline' AND NOT EXISTS (
+			SELECT 1 FROM sessions s WHERE s.agent_id = a.id AND s.last_seen_at >= $1)
+		ORDER BY a.id`, t.tv(seenBefore))
+}
+
 func (t *Tx) GetAgentSecrets(ctx context.Context, agentID int64) (desk.AgentSecrets, error) {
 	s := desk.AgentSecrets{AgentID: agentID}
 	var locked *time.Time

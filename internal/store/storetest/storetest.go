@@ -529,6 +529,42 @@ func testSessions(t *testing.T, h Harness) {
 	err := s.Write(c, func(tx store.Tx) error { return tx.CreateSession(c, s1) })
 	wantIs(t, "duplicate session", err, desk.ErrConflict)
 
+	// Presence: a and b online, c away with no session, d offline. All
+	// sessions were last seen at ts(1): with a cutoff after that, a, b and
+	// c are stale; with a cutoff at ts(1), only c (no session at all).
+	cAgent := desk.Agent{Login: "c", Role: desk.RoleAgent, Presence: desk.PresenceAway}
+	dAgent := desk.Agent{Login: "d", Role: desk.RoleAgent}
+	a.Presence, b.Presence = desk.PresenceOnline, desk.PresenceOnline
+	write(t, s, func(tx store.Tx) error {
+		for _, x := range []*desk.Agent{&cAgent, &dAgent} {
+			if err := tx.CreateAgent(c, x, "h"); err != nil {
+				return err
+			}
+		}
+		for _, x := range []*desk.Agent{&a, &b, &cAgent} {
+			if err := tx.UpdateAgent(c, x); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	read(t, s, func(tx store.Tx) error {
+		stale := func(cut time.Time) []string {
+			got, err := tx.ListStalePresence(c, cut)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, x := range got {
+				out = append(out, x.Login)
+			}
+			return out
+		}
+		same(t, "stale after last seen", stale(ts(2)), []string{"a", "b", "c"})
+		same(t, "stale at last seen", stale(ts(1)), []string{"c"})
+		return nil
+	})
+
 	s1.MFAPending, s1.LastSeenAt, s1.ExpiresAt, s1.CSRF = false, ts(100), ts(7200), "rotated"
 	write(t, s, func(tx store.Tx) error { return tx.UpdateSession(c, s1) })
 	read(t, s, func(tx store.Tx) error {
