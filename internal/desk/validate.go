@@ -276,15 +276,23 @@ func (a *Agent) Validate() error {
 	return p.Err()
 }
 
-// Validate checks a team.
+// Validate checks a team. Business hours that are not set (empty) mean
+// always open and are stored as "24/7"; anything else must parse with
+// ParseHours, whose message is the field's.
 func (t *Team) Validate() error {
+	t.BusinessHours = strings.TrimSpace(t.BusinessHours)
 	if t.BusinessHours == "" {
-		t.BusinessHours = "24/7"
+		t.BusinessHours = AlwaysOpen
 	}
 	p := Problems{}
 	CheckText(p, "name", t.Name, MaxName, true)
 	OneOf(p, "kind", t.Kind, TeamKinds)
-	CheckText(p, "business_hours", t.BusinessHours, 200, false)
+	CheckText(p, "business_hours", t.BusinessHours, MaxBusinessHours, false)
+	if _, bad := p["business_hours"]; !bad {
+		if _, err := ParseHours(t.BusinessHours); err != nil {
+			p.Add("business_hours", err.Error())
+		}
+	}
 	return p.Err()
 }
 
