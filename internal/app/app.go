@@ -164,7 +164,11 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, erro
 		RequireTOTP: cfg.RequireTOTP, Secure: cfg.TLS(),
 	})
 	a.Tickets = tickets.New(st, a.Hub)
-	if a.Attach, err = attach.New(cfg.Data, st, attach.Options{}); err != nil {
+	var attOpts attach.Options
+	if cfg.AttachmentStore == "database" {
+		attOpts.Blobs = attach.DBBlobs{St: st}
+	}
+	if a.Attach, err = attach.New(cfg.Data, st, attOpts); err != nil {
 		return nil, err
 	}
 	secret := []byte(cfg.IdentitySecret)

@@ -141,6 +141,18 @@ func TestMultiNode(t *testing.T) {
 	if resp.StatusCode/100 != 2 || !bytes.Contains(body, []byte(`"id"`)) {
 		t.Fatalf("upload on node B with node A's session: %d %s", resp.StatusCode, body)
 	}
+	// The bytes live in the shared database: node A serves what B received.
+	var up struct{ ID, URL string }
+	json.Unmarshal(body, &up)
+	resp, err = http.Get(nodeA.URL + up.URL + "?session=" + session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(got, png) || nodeA.Cfg.AttachmentStore != "database" {
+		t.Fatalf("download on node A of node B's upload: %d, %d bytes, store %q", resp.StatusCode, len(got), nodeA.Cfg.AttachmentStore)
+	}
 	// A forged session is refused there.
 	req, _ = http.NewRequestWithContext(ctx, "POST", nodeB.URL+"/chat/v1/attachments", strings.NewReader(""))
 	req.Header.Set("Authorization", "Bearer "+session[:len(session)-2]+"AA")

@@ -113,7 +113,7 @@ func (s *Service) Save(ctx context.Context, name string, r io.Reader, uploaderKi
 	if err := s.blobs.Put(ctx, id, cr); err != nil {
 		if cr.tooLarge {
 			return desk.Attachment{}, &desk.Error{Code: desk.ETooLarge,
-				Message: fmt.Sprintf("the file is larger than %d MiB", s.max>>20), Err: err}
+				Message: "the file is larger than " + sizeText(s.max), Err: err}
 		}
 		return desk.Attachment{}, fmt.Errorf("attach: store blob: %w", err)
 	}
@@ -295,4 +295,15 @@ func (c *countingReader) Read(p []byte) (int, error) {
 		return n, errTooLarge
 	}
 	return n, err
+}
+
+// sizeText writes a limit for people: "10 MiB", "512 KiB", "300 bytes".
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

@@ -1,6 +1,7 @@
 package attach
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,11 +10,12 @@ import (
 	"path/filepath"
 
 	"custos/internal/desk"
+	"custos/internal/store"
 )
 
-// Blobs keeps attachment bytes by id. The file system implementation is
-// the only one today; object storage (S3 and friends) fits behind the same
-// three methods.
+// Blobs keeps attachment bytes by id: on the file system (FSBlobs, one
+// node) or in the database (DBBlobs, several nodes); object storage (S3 and
+// friends) fits behind the same three methods.
 type Blobs interface {
 	// Put stores everything r yields under id, durably, before returning
 	// nil. If r fails, nothing is left behind and r's error is returned
@@ -118,3 +120,56 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
+
+// DBBlobs keeps blobs in the database (table attachment_blobs), for several
+// nodes that share the database but not a disk: an upload received by one
+// node is served by any. A blob is read whole into memory on Put and on
+// Open, which the upload limit (DefaultMaxSize) keeps small.
+type DBBlobs struct {
+	St store.Store
+}
+
+// Put reads r to its end and stores it in one write: committed means
+// durable, as with FSBlobs' fsync and rename.
+func (b DBBlobs) Put(ctx context.Context, id string, r io.Reader) error {
+	if !validID(id) {
+		return desk.Errorf(desk.EInvalid, "bad attachment id")
+	}
+	data, err := io.ReadAll(ctxReader{ctx, r})
+	if err != nil {
+		return fmt.Errorf("attach: read blob: %w", err)
+	}
+	if err := b.St.Write(ctx, func(tx store.Tx) error { return tx.PutBlob(ctx, id, data) }); err != nil {
+		return fmt.Errorf("attach: store blob: %w", err)
+	}
+	return nil
+}
+
+// Open loads the blob.
+func (b DBBlobs) Open(ctx context.Context, id string) (io.ReadSeekCloser, error) {
+	if !validID(id) {
+		return nil, desk.NotFound("attachment")
+	}
+	var data []byte
+	err := b.St.Read(ctx, func(tx store.Tx) error {
+		var err error
+		data, err = tx.GetBlob(ctx, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return nopCloser{bytes.NewReader(data)}, nil
+}
+
+// Delete removes the blob.
+func (b DBBlobs) Delete(ctx context.Context, id string) error {
+	if !validID(id) {
+		return nil
+	}
+	return b.St.Write(ctx, func(tx store.Tx) error { return tx.DeleteBlob(ctx, id) })
+}
+
+type nopCloser struct{ *bytes.Reader }
+
+func (nopCloser) Close() error { return nil }

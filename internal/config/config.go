@@ -56,6 +56,11 @@ type Config struct {
 	// TrustedProxies lists the load balancers / reverse proxies (addresses
 	// or CIDR prefixes) whose X-Forwarded-For names the client; empty =
 	// the TCP peer is the client. Validate fills TrustedProxyPrefixes.
+	// AttachmentStore is where attachment bytes live: "files" (the data
+	// directory) or "database". Empty: "database" with nats_url (nodes
+	// share the database, not a disk), else "files".
+	AttachmentStore string `json:"attachment_store"`
+
 	TrustedProxies       []string       `json:"trusted_proxies"`
 	TrustedProxyPrefixes []netip.Prefix `json:"-"`
 
@@ -90,6 +95,7 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		origins, identity, idle, maxAge string
 		requireTOTP, rateAgent, rateTok string
 		natsURL, sessionSecret, proxies string
+		attachStore                     string
 	)
 	fs.StringVar(&file, "config", "", "optional JSON config file (env CUSTOS_CONFIG)")
 	fs.StringVar(&addr, "addr", "", "listen address host:port (env CUSTOS_ADDR; default 127.0.0.1:8080)")
@@ -109,6 +115,7 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 	fs.StringVar(&rateTok, "api-rate-token", "", "REST requests/s per API token, 0 = unlimited (env CUSTOS_API_RATE_TOKEN; default 300)")
 	fs.StringVar(&natsURL, "nats-url", "", "NATS URL for fan-out between nodes, e.g. nats://127.0.0.1:4222; empty = single node (env CUSTOS_NATS_URL)")
 	fs.StringVar(&sessionSecret, "session-secret", "", "secret (32+ chars) signing customer chat sessions, shared by every node (env CUSTOS_SESSION_SECRET; prefer the env or file)")
+	fs.StringVar(&attachStore, "attachment-store", "", "where attachment bytes live: files or database (env CUSTOS_ATTACHMENT_STORE; default files, database with --nats-url)")
 	fs.StringVar(&proxies, "trusted-proxies", "", "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed (env CUSTOS_TRUSTED_PROXIES; default none)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -148,6 +155,7 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 	if o != "" {
 		c.AllowedOrigins = splitList(o)
 	}
+	set(&c.AttachmentStore, "CUSTOS_ATTACHMENT_STORE", attachStore)
 	var tp string
 	set(&tp, "CUSTOS_TRUSTED_PROXIES", proxies)
 	if tp != "" {
@@ -275,6 +283,16 @@ func (c *Config) Validate() error {
 	}
 	if c.APIRateToken < 0 || c.APIRateToken > 1e6 {
 		bad("api_rate_token", "must be 0 (unlimited) to 1000000")
+	}
+	switch c.AttachmentStore {
+	case "":
+		c.AttachmentStore = "files"
+		if c.NATSURL != "" {
+			c.AttachmentStore = "database"
+		}
+	case "files", "database":
+	default:
+		bad("attachment_store", "%q is not files or database", c.AttachmentStore)
 	}
 	c.TrustedProxyPrefixes = nil
 	for _, s := range c.TrustedProxies {

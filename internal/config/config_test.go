@@ -59,6 +59,7 @@ func TestInvalidNamesTheSetting(t *testing.T) {
 		{[]string{"--nats-url", "nats://127.0.0.1:4222"}, map[string]string{"CUSTOS_SESSION_SECRET": secret32}, "nats_url: several nodes need a shared PostgreSQL database: set db"},
 		{[]string{"--nats-url", "nats://127.0.0.1:4222", "--db", "postgres://x/y"}, nil, "session_secret: required when nats_url"},
 		{[]string{"--trusted-proxies", "10.0.0.0/8,lb.internal"}, nil, `trusted_proxies: "lb.internal"`},
+		{[]string{"--attachment-store", "s3"}, nil, `attachment_store: "s3" is not files or database`},
 		{nil, map[string]string{"CUSTOS_TRUSTED_PROXIES": "10.0.0.0/33"}, "trusted_proxies:"},
 	}
 	for _, tc := range cases {
@@ -100,5 +101,19 @@ func TestTrustedProxies(t *testing.T) {
 	}
 	if c, err := load(t, nil, nil); err != nil || len(c.TrustedProxyPrefixes) != 0 {
 		t.Fatalf("default must trust no proxy: %v %v", c.TrustedProxyPrefixes, err)
+	}
+}
+
+func TestAttachmentStore(t *testing.T) {
+	if c, err := load(t, nil, nil); err != nil || c.AttachmentStore != "files" {
+		t.Fatalf("one node: %q %v", c.AttachmentStore, err)
+	}
+	multi := map[string]string{"CUSTOS_DB": "postgres://u@db/custos", "CUSTOS_SESSION_SECRET": secret32, "CUSTOS_NATS_URL": "nats://n:4222"}
+	if c, err := load(t, nil, multi); err != nil || c.AttachmentStore != "database" {
+		t.Fatalf("several nodes: %q %v", c.AttachmentStore, err)
+	}
+	// A shared disk is the operator's call.
+	if c, err := load(t, []string{"--attachment-store", "files"}, multi); err != nil || c.AttachmentStore != "files" {
+		t.Fatalf("several nodes on a shared disk: %q %v", c.AttachmentStore, err)
 	}
 }

@@ -126,6 +126,12 @@ type Tx interface {
 	// Attachments (metadata; bytes live in a blob store).
 	CreateAttachment(ctx context.Context, a *desk.Attachment) error
 	GetAttachment(ctx context.Context, id string) (desk.Attachment, error)
+	// PutBlob, GetBlob and DeleteBlob keep attachment bytes in the
+	// database (attach.DBBlobs). GetBlob of a missing id is ErrNotFound;
+	// DeleteBlob of one is not an error.
+	PutBlob(ctx context.Context, id string, data []byte) error
+	GetBlob(ctx context.Context, id string) ([]byte, error)
+	DeleteBlob(ctx context.Context, id string) error
 	// LinkAttachment sets the ticket of an uploaded attachment.
 	LinkAttachment(ctx context.Context, id string, ticketID int64) error
 

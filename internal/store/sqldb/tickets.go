@@ -345,6 +345,31 @@ func (t *Tx) GetAttachment(ctx context.Context, id string) (desk.Attachment, err
 	return a, nil
 }
 
+func (t *Tx) PutBlob(ctx context.Context, id string, data []byte) error {
+	if data == nil {
+		data = []byte{}
+	}
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO attachment_blobs (id, data) VALUES ($1, $2)`, id, data); err != nil {
+		return t.dbErr("put blob", "blob already exists", err)
+	}
+	return nil
+}
+
+func (t *Tx) GetBlob(ctx context.Context, id string) ([]byte, error) {
+	var data []byte
+	if err := t.tx.QueryRowContext(ctx, `SELECT data FROM attachment_blobs WHERE id = $1`, id).Scan(&data); err != nil {
+		return nil, rowErr("attachment", err)
+	}
+	return data, nil
+}
+
+func (t *Tx) DeleteBlob(ctx context.Context, id string) error {
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM attachment_blobs WHERE id = $1`, id); err != nil {
+		return Internal("delete blob", err)
+	}
+	return nil
+}
+
 func (t *Tx) LinkAttachment(ctx context.Context, id string, ticketID int64) error {
 	res, err := t.tx.ExecContext(ctx, `UPDATE attachments SET ticket_id = $1 WHERE id = $2`, ticketID, id)
 	return t.affected("attachment", res, err)

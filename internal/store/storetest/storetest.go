@@ -9,6 +9,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"reflect"
@@ -38,6 +39,7 @@ func Run(t *testing.T, h Harness) {
 		{"Savepoint", testSavepoint},
 		{"Contacts", testContacts},
 		{"ListContacts", testListContacts},
+		{"Blobs", testBlobs},
 		{"Teams", testTeams},
 		{"Agents", testAgents},
 		{"Sessions", testSessions},
@@ -717,4 +719,51 @@ func testAttachments(t *testing.T, h Harness) {
 	})
 	err = s.Write(c, func(tx store.Tx) error { return tx.LinkAttachment(c, "nope", k.ID) })
 	wantIs(t, "link missing", err, desk.ErrNotFound)
+}
+
+func testBlobs(t *testing.T, h Harness) {
+	s := h.Open(t)
+	c := ctx(t)
+	// Every byte value, NULs included, and a larger blob.
+	small := make([]byte, 256)
+	for i := range small {
+		small[i] = byte(i)
+	}
+	big := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.PutBlob(c, "at_small", small); err != nil {
+			return err
+		}
+		if err := tx.PutBlob(c, "at_empty", nil); err != nil {
+			return err
+		}
+		return tx.PutBlob(c, "at_big", big)
+	})
+	err := s.Write(c, func(tx store.Tx) error { return tx.PutBlob(c, "at_small", []byte("x")) })
+	wantIs(t, "blob put twice", err, desk.ErrConflict)
+	read(t, s, func(tx store.Tx) error {
+		for id, want := range map[string][]byte{"at_small": small, "at_empty": {}, "at_big": big} {
+			got, err := tx.GetBlob(c, id)
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("blob %s: %d bytes back, want %d", id, len(got), len(want))
+			}
+		}
+		_, err := tx.GetBlob(c, "at_missing")
+		wantIs(t, "missing blob", err, desk.ErrNotFound)
+		return nil
+	})
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.DeleteBlob(c, "at_big"); err != nil {
+			return err
+		}
+		return tx.DeleteBlob(c, "at_missing")
+	})
+	read(t, s, func(tx store.Tx) error {
+		_, err := tx.GetBlob(c, "at_big")
+		wantIs(t, "deleted blob", err, desk.ErrNotFound)
+		return nil
+	})
 }
