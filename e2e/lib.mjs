@@ -20,10 +20,11 @@ export function newDataDir() {
   return dir;
 }
 
-// startServer runs `custos serve` and resolves once it printed its URL.
-export function startServer(dataDir, addr = '127.0.0.1:0') {
+// startServer runs `custos serve` (with env added to this process's
+// environment) and resolves once it printed its URL.
+export function startServer(dataDir, addr = '127.0.0.1:0', env = {}) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(BIN, ['serve', '--data', dataDir, '--addr', addr, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(BIN, ['serve', '--data', dataDir, '--addr', addr, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     let err = '';
     const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`server did not start: ${err}`)); }, 20000);

@@ -1,4 +1,5 @@
-// The agent console on its own: login with a TOTP second factor, a new chat
+// The agent console on its own: login with a TOTP second factor or a
+// recovery code, enrolment showing the recovery codes, a new chat
 // appearing live in the inbox, and what a read-only role may not do.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -54,6 +55,9 @@ test('TOTP-protected agent signs in with the authenticator code', async () => {
   // drift): a code is single-use, so the login below needs a later one.
   const enable = await api('/api/v1/auth/totp/enable', { method: 'POST', body: { secret: setup.json.secret, code: totp(setup.json.secret, Date.now() - 30000) }, ...auth });
   assert.equal(enable.status, 200, JSON.stringify(enable.json));
+  const codes = enable.json.recovery_codes;
+  assert.equal(codes.length, 10);
+  for (const c of codes) assert.match(c, /^[0-9a-hjkmnp-tv-z]{5}-[0-9a-hjkmnp-tv-z]{5}$/);
 
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
@@ -70,6 +74,68 @@ test('TOTP-protected agent signs in with the authenticator code', async () => {
   await page.getByTestId('login-submit').click();
   await page.getByTestId('presence-select').waitFor({ timeout: 15000 });
   await ctx.close();
+
+  // The phone is lost: a recovery code from the enable response, typed the
+  // way people type, opens a second session...
+  const lost = await browser.newContext();
+  const page2 = await lost.newPage();
+  await page2.goto(server.url + '/');
+  await page2.getByTestId('login-login').fill('minji');
+  await page2.getByTestId('login-password').fill(DEMO_PASSWORD);
+  await page2.getByTestId('login-submit').click();
+  await page2.getByTestId('login-totp').waitFor({ timeout: 15000 });
+  assert.match(await page2.getByTestId('login-totp').getAttribute('placeholder'), /xxxxx-xxxxx/);
+  await page2.getByTestId('login-totp').fill(codes[0].toUpperCase().replace('-', ' '));
+  await page2.getByTestId('login-submit').click();
+  await page2.getByTestId('presence-select').waitFor({ timeout: 15000 });
+  await lost.close();
+  // ...once.
+  const again = await api('/api/v1/auth/login', { method: 'POST', body: { login: 'minji', password: DEMO_PASSWORD, totp: codes[0] } });
+  assert.equal(again.status, 401);
+  assert.equal(again.json.error.code, 'mfa_required');
+});
+
+test('enrolling in the console shows the recovery codes once, and one signs in', async () => {
+  // A second server that makes every agent enrol an authenticator.
+  const dir = newDataDir();
+  const strict = await startServer(dir, '127.0.0.1:0', { CUSTOS_REQUIRE_TOTP: 'true' });
+  const ctx = await browser.newContext();
+  try {
+    const page = await ctx.newPage();
+    await page.goto(strict.url + '/');
+    await page.getByTestId('login-login').fill('lead');
+    await page.getByTestId('login-password').fill(DEMO_PASSWORD);
+    await page.getByTestId('login-submit').click();
+    await page.getByTestId('totp-enroll').waitFor({ timeout: 15000 });
+    const secret = await page.getByTestId('totp-secret').textContent();
+    await page.getByTestId('totp-code').fill(totp(secret, Date.now() - 30000));
+    await page.getByTestId('totp-enable').click();
+    await page.getByTestId('recovery-codes').waitFor({ timeout: 15000 });
+    const shown = await page.getByTestId('recovery-code').allTextContents();
+    assert.equal(shown.length, 10);
+    assert.equal(new Set(shown).size, 10);
+    // Nothing else until the agent confirms.
+    assert.equal(await page.getByTestId('presence-select').count(), 0);
+    await page.getByTestId('recovery-codes-done').click();
+    await page.getByTestId('presence-select').waitFor({ timeout: 15000 });
+
+    const me = await page.evaluate(async () => (await fetch('/api/v1/auth/me')).json());
+    assert.equal(me.recovery_codes_left, 10);
+    const other = await browser.newContext();
+    const p2 = await other.newPage();
+    await p2.goto(strict.url + '/');
+    await p2.getByTestId('login-login').fill('lead');
+    await p2.getByTestId('login-password').fill(DEMO_PASSWORD);
+    await p2.getByTestId('login-submit').click();
+    await p2.getByTestId('login-totp').fill(shown[9]);
+    await p2.getByTestId('login-submit').click();
+    await p2.getByTestId('presence-select').waitFor({ timeout: 15000 });
+    await other.close();
+  } finally {
+    await ctx.close();
+    await stopServer(strict);
+    cleanup(dir);
+  }
 });
 
 test('a new chat appears live in the inbox, and read-only roles cannot reply', async () => {

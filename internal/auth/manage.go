@@ -29,19 +29,21 @@ func (s *Service) BeginTOTP(ctx context.Context, p Principal) (secret, url strin
 }
 
 // EnableTOTP stores secret as p's authenticator once code proves it works,
-// and lifts the MFA-pending flag of p's session.
-func (s *Service) EnableTOTP(ctx context.Context, p Principal, secret, code string) error {
+// lifts the MFA-pending flag of p's session, and returns p's new recovery
+// codes: shown this once, stored only as hashes.
+func (s *Service) EnableTOTP(ctx context.Context, p Principal, secret, code string) (recoveryCodes []string, err error) {
 	if p.Agent == nil || p.Token != nil {
-		return forbidden("only an agent can enrol an authenticator")
+		return nil, forbidden("only an agent can enrol an authenticator")
 	}
 	key, err := decodeTOTPSecret(secret)
 	if err != nil || len(key) < 16 {
-		return desk.Problems{"secret": "must be the base32 secret from BeginTOTP"}.Err()
+		return nil, desk.Problems{"secret": "must be the base32 secret from BeginTOTP"}.Err()
 	}
 	step, ok := MatchTOTP(secret, code, s.now())
 	if !ok {
-		return desk.Problems{"code": "wrong authenticator code; check the device clock"}.Err()
+		return nil, desk.Problems{"code": "wrong authenticator code; check the device clock"}.Err()
 	}
+	codes, hashes := newRecoveryCodes(p.Agent.ID)
 	err = s.st.Write(ctx, func(tx store.Tx) error {
 		a, err := tx.GetAgent(ctx, p.Agent.ID)
 		if err != nil {
@@ -64,6 +66,9 @@ func (s *Service) EnableTOTP(ctx context.Context, p Principal, secret, code stri
 		if err := tx.UpdateAgent(ctx, &a); err != nil {
 			return err
 		}
+		if err := tx.ReplaceRecoveryCodes(ctx, a.ID, hashes); err != nil {
+			return err
+		}
 		if p.Session != nil && p.Session.MFAPending {
 			sess, err := tx.GetSession(ctx, p.Session.ID)
 			if err != nil {
@@ -74,16 +79,16 @@ func (s *Service) EnableTOTP(ctx context.Context, p Principal, secret, code stri
 				return err
 			}
 		}
-		return s.audit(ctx, tx, p, "auth.totp_enabled", AgentTarget(a.ID), nil)
+		return s.audit(ctx, tx, p, "auth.totp_enabled", AgentTarget(a.ID), map[string]int{"recovery_codes": len(codes)})
 	})
 	if err != nil {
-		return fmt.Errorf("enable authenticator: %w", err)
+		return nil, fmt.Errorf("enable authenticator: %w", err)
 	}
-	return nil
+	return codes, nil
 }
 
-// DisableTOTP removes agentID's authenticator: an admin for anyone (a lost
-// phone), an agent for itself.
+// DisableTOTP removes agentID's authenticator and its recovery codes: an
+// admin for anyone (a lost phone), an agent for itself.
 func (s *Service) DisableTOTP(ctx context.Context, actor Principal, agentID int64) error {
 	self := actor.Agent != nil && actor.Token == nil && actor.Agent.ID == agentID && !actor.MFAPending()
 	if !self && !actor.Can(PermAgentManage) && !actor.IsSystem() {
@@ -104,6 +109,9 @@ func (s *Service) DisableTOTP(ctx context.Context, actor Principal, agentID int6
 		}
 		a.TOTPEnabled = false
 		if err := tx.UpdateAgent(ctx, &a); err != nil {
+			return err
+		}
+		if err := tx.ReplaceRecoveryCodes(ctx, agentID, nil); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, actor, "auth.totp_disabled", AgentTarget(agentID), nil)

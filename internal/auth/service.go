@@ -99,6 +99,9 @@ type LoginResult struct {
 	Session    desk.Session
 	Token      string
 	EnrollTOTP bool // the session is MFA-pending until an authenticator is enrolled
+	// RecoveryCodesLeft is set when a recovery code opened the session:
+	// how many unused codes the agent has left.
+	RecoveryCodesLeft *int
 }
 
 // Login checks credentials and opens a session. Every outcome but a
@@ -165,7 +168,10 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 	if !ok {
 		return LoginResult{}, s.loginFailed(ctx, actor, "bad_password", desk.Errorf(desk.EUnauthorized, msgBadLogin))
 	}
-	var totpStep int64 // the step of the code used; 0 = none
+	var (
+		totpStep     int64  // the step of the code used; 0 = none
+		recoveryHash string // the recovery code used instead; "" = none
+	)
 	if sec.TOTPSecret != "" {
 		code := strings.TrimSpace(in.TOTP)
 		if code == "" {
@@ -179,18 +185,24 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 			}
 			return LoginResult{}, desk.Errorf(desk.EMFARequired, msgMFARequired)
 		}
-		step, ok := MatchTOTP(sec.TOTPSecret, code, now)
-		if !ok {
-			// A wrong code counts towards the lock: with the password
-			// known, only the lock stops guessing a million codes.
-			return LoginResult{}, s.loginFailed(ctx, actor, "bad_totp", desk.Errorf(desk.EMFARequired, msgMFARequired))
+		if canon, ok := parseRecoveryCode(code); ok {
+			// Checked and spent only inside the transaction that opens
+			// the session, so two logins cannot both spend one code.
+			recoveryHash = hashRecoveryCode(agent.ID, canon)
+		} else {
+			step, ok := MatchTOTP(sec.TOTPSecret, code, now)
+			if !ok {
+				// A wrong code counts towards the lock: with the password
+				// known, only the lock stops guessing a million codes.
+				return LoginResult{}, s.loginFailed(ctx, actor, "bad_totp", desk.Errorf(desk.EMFARequired, msgMFARequired))
+			}
+			if step <= sec.TOTPLastStep {
+				// Right code, already used: whoever saw it go by must not
+				// log in with it. Counted like a wrong code.
+				return LoginResult{}, s.loginFailed(ctx, actor, "totp_reused", desk.Errorf(desk.EMFARequired, msgTOTPReused))
+			}
+			totpStep = step
 		}
-		if step <= sec.TOTPLastStep {
-			// Right code, already used: whoever saw it go by must not
-			// log in with it. Counted like a wrong code.
-			return LoginResult{}, s.loginFailed(ctx, actor, "totp_reused", desk.Errorf(desk.EMFARequired, msgTOTPReused))
-		}
-		totpStep = step
 	}
 
 	token, hash := NewSecret(PrefixSession)
@@ -206,6 +218,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 		IP:         in.IP,
 		UserAgent:  truncate(in.UserAgent, 512),
 	}
+	var codesLeft *int
 	err = s.st.Write(ctx, func(tx store.Tx) error {
 		cur, err := tx.GetAgentSecrets(ctx, agent.ID)
 		if err != nil {
@@ -214,6 +227,25 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 		if totpStep != 0 && totpStep <= cur.TOTPLastStep {
 			// A concurrent login spent the same code first.
 			return errTOTPRaced
+		}
+		if recoveryHash != "" {
+			if cur.TOTPSecret == "" {
+				// The authenticator was removed meanwhile, and its codes
+				// with it.
+				return errRecoveryCodeBad
+			}
+			left, err := tx.UseRecoveryCode(ctx, agent.ID, recoveryHash)
+			if errors.Is(err, desk.ErrNotFound) {
+				// Wrong, spent already, or spent by a concurrent login.
+				return errRecoveryCodeBad
+			}
+			if err != nil {
+				return err
+			}
+			codesLeft = &left
+			if err := s.audit(ctx, tx, actor, "auth.recovery_code_used", AgentTarget(agent.ID), map[string]int{"left": left}); err != nil {
+				return err
+			}
 		}
 		if cur.FailedLogins != 0 || !cur.LockedUntil.IsZero() || totpStep != 0 {
 			cur.FailedLogins, cur.LockedUntil = 0, time.Time{}
@@ -232,10 +264,14 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 	if errors.Is(err, errTOTPRaced) {
 		return LoginResult{}, s.loginFailed(ctx, actor, "totp_reused", desk.Errorf(desk.EMFARequired, msgTOTPReused))
 	}
+	if errors.Is(err, errRecoveryCodeBad) {
+		// Counted like a wrong authenticator code.
+		return LoginResult{}, s.loginFailed(ctx, actor, "bad_recovery_code", desk.Errorf(desk.EMFARequired, msgMFARequired))
+	}
 	if err != nil {
 		return LoginResult{}, fmt.Errorf("open session: %w", err)
 	}
-	return LoginResult{Agent: agent, Session: sess, Token: token, EnrollTOTP: sess.MFAPending}, nil
+	return LoginResult{Agent: agent, Session: sess, Token: token, EnrollTOTP: sess.MFAPending, RecoveryCodesLeft: codesLeft}, nil
 }
 
 // loginFailed counts a failure and locks the account at the limit, reading

@@ -215,11 +215,11 @@ func TestLoginTOTP(t *testing.T) {
 	if err != nil || !strings.HasPrefix(u, "otpauth://totp/Custos:ann?") {
 		t.Fatalf("BeginTOTP = %q, %v", u, err)
 	}
-	if err := f.svc.EnableTOTP(ctx, p, secret, "000000"); code(err) != desk.EInvalid {
+	if _, err := f.svc.EnableTOTP(ctx, p, secret, "000000"); code(err) != desk.EInvalid {
 		t.Fatalf("wrong enrolment code: %v", err)
 	}
 	c, _ := TOTPCode(secret, f.now)
-	if err := f.svc.EnableTOTP(ctx, p, secret, c); err != nil {
+	if _, err := f.svc.EnableTOTP(ctx, p, secret, c); err != nil {
 		t.Fatal(err)
 	}
 	if e := f.lastAudit(t); e.Action != "auth.totp_enabled" || strings.Contains(e.Detail, secret) {
@@ -282,7 +282,7 @@ func TestTOTPSingleUse(t *testing.T) {
 	p, _ := f.svc.Authenticate(ctx, cookieRequest("GET", res.Token))
 	secret, _, _ := f.svc.BeginTOTP(ctx, p)
 	enrol, _ := TOTPCode(secret, f.now)
-	if err := f.svc.EnableTOTP(ctx, p, secret, enrol); err != nil {
+	if _, err := f.svc.EnableTOTP(ctx, p, secret, enrol); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.login(LoginInput{Login: "ann", Password: pw, TOTP: enrol}); code(err) != desk.EMFARequired {
@@ -328,7 +328,7 @@ func TestRequireTOTP(t *testing.T) {
 	}
 	secret, _, _ := f.svc.BeginTOTP(ctx, p)
 	c, _ := TOTPCode(secret, f.now)
-	if err := f.svc.EnableTOTP(ctx, p, secret, c); err != nil {
+	if _, err := f.svc.EnableTOTP(ctx, p, secret, c); err != nil {
 		t.Fatal(err)
 	}
 	p, err = f.svc.Authenticate(ctx, cookieRequest("GET", res.Token))

@@ -69,6 +69,8 @@ type loginResponse struct {
 	Agent      desk.Agent `json:"agent"`
 	CSRFToken  string     `json:"csrf_token"`
 	EnrollTOTP bool       `json:"enroll_totp"`
+	// RecoveryCodesLeft is sent when a recovery code opened the session.
+	RecoveryCodesLeft *int `json:"recovery_codes_left,omitempty"`
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
@@ -84,7 +86,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ auth.Principal)
 		return err
 	}
 	http.SetCookie(w, s.cookie(s.auth.Cookie(res.Token, res.Session.ExpiresAt)))
-	writeJSON(w, http.StatusOK, loginResponse{Agent: res.Agent, CSRFToken: res.Session.CSRF, EnrollTOTP: res.EnrollTOTP})
+	writeJSON(w, http.StatusOK, loginResponse{Agent: res.Agent, CSRFToken: res.Session.CSRF, EnrollTOTP: res.EnrollTOTP, RecoveryCodesLeft: res.RecoveryCodesLeft})
 	return nil
 }
 
@@ -117,12 +119,19 @@ type meResponse struct {
 	CSRFToken   string            `json:"csrf_token,omitempty"`
 	MFAPending  bool              `json:"mfa_pending"`
 	Permissions []auth.Permission `json:"permissions"`
+	// RecoveryCodesLeft is sent to an agent with an authenticator.
+	RecoveryCodesLeft *int `json:"recovery_codes_left,omitempty"`
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	out := meResponse{Agent: p.Agent, Token: p.Token, MFAPending: p.MFAPending(), Permissions: p.Permissions()}
 	if p.Session != nil {
 		out.CSRFToken = p.Session.CSRF
+	}
+	if n, ok, err := s.auth.RecoveryCodesLeft(r.Context(), p); err != nil {
+		return err
+	} else if ok {
+		out.RecoveryCodesLeft = &n
 	}
 	if out.Permissions == nil {
 		out.Permissions = []auth.Permission{}
@@ -160,9 +169,36 @@ func (s *Server) totpEnable(w http.ResponseWriter, r *http.Request, p auth.Princ
 	if err := pr.Err(); err != nil {
 		return err
 	}
-	if err := s.auth.EnableTOTP(r.Context(), p, in.Secret, in.Code); err != nil {
+	codes, err := s.auth.EnableTOTP(r.Context(), p, in.Secret, in.Code)
+	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]bool{"totp_enabled": true})
+	// The recovery codes are shown this once (writeJSON sends no-store);
+	// the server keeps only their hashes.
+	writeJSON(w, http.StatusOK, totpEnableResponse{TOTPEnabled: true, RecoveryCodes: codes})
+	return nil
+}
+
+type totpEnableResponse struct {
+	TOTPEnabled   bool     `json:"totp_enabled"`
+	RecoveryCodes []string `json:"recovery_codes"`
+}
+
+type recoveryCodesRequest struct {
+	Code string `json:"code"`
+}
+
+// recoveryCodes replaces the caller's recovery codes; the current
+// authenticator code in the body proves the phone is at hand.
+func (s *Server) recoveryCodes(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var in recoveryCodesRequest
+	if _, err := s.decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	codes, err := s.auth.RegenerateRecoveryCodes(r.Context(), p, in.Code)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string][]string{"recovery_codes": codes})
 	return nil
 }

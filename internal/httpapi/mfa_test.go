@@ -129,3 +129,89 @@ func TestAdminRemovesTOTP(t *testing.T) {
 		t.Errorf("removal not audited: %s", r.body)
 	}
 }
+
+// TestRecoveryCodesAPI: enrolment answers with the recovery codes, a code
+// logs in once, and new codes need the current authenticator code.
+func TestRecoveryCodesAPI(t *testing.T) {
+	e := newEnv(t)
+	_, c := e.login(t, "agent", testPassword, "")
+	r := e.request(t, c, "POST", "/api/v1/auth/totp/setup", nil)
+	var setup struct{ Secret string }
+	r.json(t, &setup)
+	prev, _ := auth.TOTPCode(setup.Secret, time.Now().Add(-30*time.Second))
+	r = e.request(t, c, "POST", "/api/v1/auth/totp/enable", map[string]string{"secret": setup.Secret, "code": prev})
+	var enabled totpEnableResponse
+	r.json(t, &enabled)
+	if r.status != 200 || !enabled.TOTPEnabled || len(enabled.RecoveryCodes) != auth.RecoveryCodeCount || r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("enable: %d %v %s", r.status, r.header, r.body)
+	}
+	left := func(c cred) *int {
+		t.Helper()
+		var me meResponse
+		e.request(t, c, "GET", "/api/v1/auth/me", nil).json(t, &me)
+		return me.RecoveryCodesLeft
+	}
+	if n := left(c); n == nil || *n != 10 {
+		t.Fatalf("me: recovery_codes_left %v", n)
+	}
+	if n := left(e.creds["lead"]); n != nil {
+		t.Errorf("me of an agent without an authenticator: recovery_codes_left %d", *n)
+	}
+
+	r, c2 := e.login(t, "agent", testPassword, enabled.RecoveryCodes[0])
+	var lr loginResponse
+	r.json(t, &lr)
+	if r.status != 200 || lr.RecoveryCodesLeft == nil || *lr.RecoveryCodesLeft != 9 || c2.cookie == "" {
+		t.Fatalf("login with a recovery code: %d %s", r.status, r.body)
+	}
+	if r, _ := e.login(t, "agent", testPassword, enabled.RecoveryCodes[0]); r.status != 401 || r.errCode() != "mfa_required" {
+		t.Fatalf("recovery code reused: %d %s", r.status, r.body)
+	}
+
+	path := "/api/v1/auth/totp/recovery-codes"
+	for _, tc := range []struct {
+		name   string
+		c      cred
+		body   any
+		status int
+	}{
+		{"no code", c, map[string]string{}, 400},
+		{"wrong code", c, map[string]string{"code": "000000"}, 400},
+		{"unknown field", c, map[string]string{"code": "000000", "x": "y"}, 400},
+		{"API token", e.creds["token"], map[string]string{"code": "000000"}, 403},
+		{"no authenticator", e.creds["lead"], map[string]string{"code": "000000"}, 409},
+	} {
+		if r := e.request(t, tc.c, "POST", path, tc.body); r.status != tc.status {
+			t.Errorf("%s: %d %s; want %d", tc.name, r.status, r.body, tc.status)
+		}
+	}
+	now, _ := auth.TOTPCode(setup.Secret, time.Now())
+	r = e.request(t, c, "POST", path, map[string]string{"code": now})
+	var fresh struct {
+		RecoveryCodes []string `json:"recovery_codes"`
+	}
+	r.json(t, &fresh)
+	if r.status != 200 || len(fresh.RecoveryCodes) != auth.RecoveryCodeCount || r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("regenerate: %d %s", r.status, r.body)
+	}
+	if n := left(c); n == nil || *n != 10 {
+		t.Fatalf("me after regenerating: recovery_codes_left %v", n)
+	}
+	if r, _ := e.login(t, "agent", testPassword, enabled.RecoveryCodes[1]); r.status != 401 {
+		t.Fatalf("old code after regenerating: %d %s", r.status, r.body)
+	}
+	if r, _ := e.login(t, "agent", testPassword, fresh.RecoveryCodes[0]); r.status != 200 {
+		t.Fatalf("new code: %d %s", r.status, r.body)
+	}
+	r = e.request(t, e.creds["admin"], "GET", "/api/v1/audit?limit=1000", nil)
+	for _, want := range []string{"auth.recovery_code_used", "auth.recovery_codes_generated"} {
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("audit lacks %s", want)
+		}
+	}
+	for _, code := range append(enabled.RecoveryCodes, fresh.RecoveryCodes...) {
+		if strings.Contains(strings.ToLower(string(r.body)), code) {
+			t.Errorf("audit holds recovery code %s", code)
+		}
+	}
+}

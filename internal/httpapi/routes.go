@@ -52,6 +52,7 @@ func (s *Server) routeTable() []route {
 		{Method: "GET", Path: api + "/auth/me", Access: accessAuthenticated, MFAOK: true, Handler: s.me},
 		{Method: "POST", Path: api + "/auth/totp/setup", Access: accessAuthenticated, AgentOnly: true, MFAOK: true, Handler: s.totpSetup},
 		{Method: "POST", Path: api + "/auth/totp/enable", Access: accessAuthenticated, AgentOnly: true, MFAOK: true, Handler: s.totpEnable},
+		{Method: "POST", Path: api + "/auth/totp/recovery-codes", Access: accessAuthenticated, AgentOnly: true, Handler: s.recoveryCodes},
 
 		{Method: "GET", Path: api + "/tickets", Access: perm(auth.PermTicketRead), Handler: s.listTickets},
 		{Method: "POST", Path: api + "/tickets", Access: perm(auth.PermTicketWrite), Handler: s.createTicket},

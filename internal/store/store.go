@@ -70,6 +70,16 @@ type Tx interface {
 	// and lock time at once.
 	SetAgentSecrets(ctx context.Context, s desk.AgentSecrets) error
 
+	// Recovery codes: the single-use fallback for a lost authenticator,
+	// kept as hashes. ReplaceRecoveryCodes deletes agentID's codes and
+	// stores hashes in their place (none: the codes are just deleted).
+	ReplaceRecoveryCodes(ctx context.Context, agentID int64, hashes []string) error
+	// UseRecoveryCode deletes agentID's code with this hash and returns how
+	// many codes the agent has left; ErrNotFound when there is no such
+	// code. Of two transactions spending one code, only one succeeds.
+	UseRecoveryCode(ctx context.Context, agentID int64, hash string) (left int, err error)
+	CountRecoveryCodes(ctx context.Context, agentID int64) (int, error)
+
 	// Sessions (agent console logins).
 	CreateSession(ctx context.Context, s desk.Session) error
 	GetSession(ctx context.Context, id string) (desk.Session, error)

@@ -1,7 +1,8 @@
 package sqldb
 
-// tx.go holds the store.Tx methods for contacts, teams, agents, sessions
-// and API tokens; tickets.go holds tickets and everything hanging off them.
+// tx.go holds the store.Tx methods for contacts, teams, agents (with their
+// recovery codes), sessions and API tokens; tickets.go holds tickets and
+// everything hanging off them.
 
 import (
 	"bytes"
@@ -389,6 +390,38 @@ func (t *Tx) SetAgentSecrets(ctx context.Context, s desk.AgentSecrets) error {
 	res, err := t.tx.ExecContext(ctx, `UPDATE agents SET password_hash = $1, totp_secret = $2, totp_last_step = $3, failed_logins = $4, locked_until = $5 WHERE id = $6`,
 		s.PasswordHash, s.TOTPSecret, s.TOTPLastStep, s.FailedLogins, t.tvNull(&s.LockedUntil), s.AgentID)
 	return t.affected("agent", res, err)
+}
+
+// ---- recovery codes ----
+
+func (t *Tx) ReplaceRecoveryCodes(ctx context.Context, agentID int64, hashes []string) error {
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE agent_id = $1`, agentID); err != nil {
+		return Internal("delete recovery codes", err)
+	}
+	for _, h := range hashes {
+		if _, err := t.tx.ExecContext(ctx, `INSERT INTO recovery_codes (agent_id, hash) VALUES ($1, $2)`, agentID, h); err != nil {
+			return t.dbErr("store recovery code", "recovery code already exists", err)
+		}
+	}
+	return nil
+}
+
+func (t *Tx) UseRecoveryCode(ctx context.Context, agentID int64, hash string) (int, error) {
+	// The DELETE is the check: on PostgreSQL a second transaction deleting
+	// the same row waits for the first and then finds nothing to delete.
+	res, err := t.tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE agent_id = $1 AND hash = $2`, agentID, hash)
+	if err := t.affected("recovery code", res, err); err != nil {
+		return 0, err
+	}
+	return t.CountRecoveryCodes(ctx, agentID)
+}
+
+func (t *Tx) CountRecoveryCodes(ctx context.Context, agentID int64) (int, error) {
+	var n int
+	if err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM recovery_codes WHERE agent_id = $1`, agentID).Scan(&n); err != nil {
+		return 0, Internal("count recovery codes", err)
+	}
+	return n, nil
 }
 
 // ---- sessions ----

@@ -42,6 +42,7 @@ func Run(t *testing.T, h Harness) {
 		{"Blobs", testBlobs},
 		{"Teams", testTeams},
 		{"Agents", testAgents},
+		{"RecoveryCodes", testRecoveryCodes},
 		{"Sessions", testSessions},
 		{"Tokens", testTokens},
 		{"Tickets", testTickets},

@@ -78,14 +78,17 @@ export function Login({ onDone, expired }: { onDone: (r: LoginResponse) => void;
         {needTotp && (
           <label className="field">
             <span>{t('login.totp')}</span>
+            {/* Not numeric-only: a recovery code has letters. */}
             <input
               ref={totpRef}
               data-testid="login-totp"
               name="totp"
-              inputMode="numeric"
               autoComplete="one-time-code"
-              pattern="[0-9]*"
-              maxLength={10}
+              autoCapitalize="off"
+              autoCorrect="off"
+              spellCheck={false}
+              placeholder={t('login.totpPlaceholder')}
+              maxLength={32}
               value={totp}
               onChange={(e) => setTotp(e.target.value)}
             />
@@ -105,6 +108,7 @@ export function TotpEnroll({ onDone, onCancel }: { onDone: () => void; onCancel:
   const [code, setCode] = useState('');
   const [busy, setBusy] = useState(false);
   const [err, setErr] = useState<{ msg: string; fields: Record<string, string> } | null>(null);
+  const [codes, setCodes] = useState<string[] | null>(null);
   const started = useRef(false);
 
   async function load() {
@@ -128,14 +132,19 @@ export function TotpEnroll({ onDone, onCancel }: { onDone: () => void; onCancel:
     setBusy(true);
     setErr(null);
     try {
-      await api.totpEnable(setup.secret, code.trim());
-      onDone();
+      const r = await api.totpEnable(setup.secret, code.trim());
+      // The recovery codes exist only in this response: show them before
+      // moving on.
+      if (r.recovery_codes?.length) setCodes(r.recovery_codes);
+      else onDone();
     } catch (ex) {
       setErr({ msg: errorText(ex), fields: ex instanceof ApiError ? ex.fields : {} });
     } finally {
       setBusy(false);
     }
   }
+
+  if (codes) return <RecoveryCodes codes={codes} onDone={onDone} />;
 
   return (
     <div className="center-screen login-bg">
@@ -173,6 +182,40 @@ export function TotpEnroll({ onDone, onCancel }: { onDone: () => void; onCancel:
           {t('header.logout')}
         </button>
       </form>
+    </div>
+  );
+}
+
+/** Shows freshly issued recovery codes once, until the agent confirms saving them. */
+export function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone: () => void }) {
+  const [copied, setCopied] = useState(false);
+
+  async function copy() {
+    try {
+      await navigator.clipboard.writeText(codes.join('\n') + '\n');
+      setCopied(true);
+    } catch {
+      /* no clipboard (insecure context, denied): the list stays selectable */
+    }
+  }
+
+  return (
+    <div className="center-screen login-bg">
+      <div className="card login-card wide" data-testid="recovery-codes">
+        <h1>{t('recovery.title')}</h1>
+        <p className="muted">{t('recovery.intro')}</p>
+        <ul className="recovery-codes">
+          {codes.map((c) => (
+            <li key={c} data-testid="recovery-code">{c}</li>
+          ))}
+        </ul>
+        <button type="button" className="btn sm" data-testid="recovery-codes-copy" onClick={() => void copy()}>
+          {copied ? t('recovery.copied') : t('recovery.copy')}
+        </button>
+        <button type="button" className="btn primary block" data-testid="recovery-codes-done" onClick={onDone} autoFocus>
+          {t('recovery.done')}
+        </button>
+      </div>
     </div>
   );
 }

@@ -72,6 +72,8 @@ export interface LoginResponse {
   agent: Agent;
   csrf_token: string;
   enroll_totp: boolean;
+  /** sent when a recovery code opened the session */
+  recovery_codes_left?: number;
 }
 
 export interface ListResponse {
@@ -85,7 +87,8 @@ export const api = {
   logout: () => request<unknown>('/auth/logout', { method: 'POST', noAuthRedirect: true }),
   me: () => request<Me>('/auth/me', { noAuthRedirect: true }),
   totpSetup: () => request<{ secret: string; otpauth_url: string }>('/auth/totp/setup', { method: 'POST' }),
-  totpEnable: (secret: string, code: string) => request<unknown>('/auth/totp/enable', { method: 'POST', body: { secret, code } }),
+  totpEnable: (secret: string, code: string) =>
+    request<{ totp_enabled: boolean; recovery_codes: string[] }>('/auth/totp/enable', { method: 'POST', body: { secret, code } }),
   tickets: (params: Record<string, string | number | undefined | null>, signal?: AbortSignal) => {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));

@@ -118,6 +118,8 @@ export interface Me {
   /** session must enrol an authenticator before anything else is allowed */
   mfa_pending?: boolean;
   permissions: string[];
+  /** unused recovery codes; sent to an agent with an authenticator */
+  recovery_codes_left?: number;
 }
 
 export interface ListFilter {
