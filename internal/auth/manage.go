@@ -258,12 +258,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	if err := CheckPassword(next); err != nil {
 		return err
 	}
-	var sec desk.AgentSecrets
-	err := s.st.Read(ctx, func(tx store.Tx) error {
-		var err error
-		sec, err = tx.GetAgentSecrets(ctx, p.Agent.ID)
-		return err
-	})
+	sec, err := s.secrets(ctx, p.Agent.ID)
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
@@ -331,20 +326,24 @@ func (s *Service) SetPasswordTx(ctx context.Context, tx store.Tx, actor Principa
 // everywhere; an agent cannot disable itself (so the last admin cannot lock
 // everyone out by accident).
 func (s *Service) SetDisabled(ctx context.Context, actor Principal, agentID int64, disabled bool) error {
-	err := s.st.Write(ctx, func(tx store.Tx) error { return s.SetDisabledTx(ctx, tx, actor, agentID, disabled) })
+	err := s.st.Write(ctx, func(tx store.Tx) error {
+		_, err := s.SetDisabledTx(ctx, tx, actor, agentID, disabled)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("set disabled=%v on agent %d: %w", disabled, agentID, err)
 	}
 	return nil
 }
 
-// SetDisabledTx is SetDisabled inside the caller's transaction.
-func (s *Service) SetDisabledTx(ctx context.Context, tx store.Tx, actor Principal, agentID int64, disabled bool) error {
+// SetDisabledTx is SetDisabled inside the caller's transaction; it returns
+// the agent as stored.
+func (s *Service) SetDisabledTx(ctx context.Context, tx store.Tx, actor Principal, agentID int64, disabled bool) (desk.Agent, error) {
 	if !actor.Can(PermAgentManage) && !actor.IsSystem() {
-		return forbidden("not allowed to manage agents")
+		return desk.Agent{}, forbidden("not allowed to manage agents")
 	}
 	if disabled && actor.Agent != nil && actor.Token == nil && actor.Agent.ID == agentID {
-		return desk.Problems{"disabled": "you cannot disable yourself"}.Err()
+		return desk.Agent{}, desk.Problems{"disabled": "you cannot disable yourself"}.Err()
 	}
 	action := "agent.enable"
 	if disabled {
@@ -352,17 +351,17 @@ func (s *Service) SetDisabledTx(ctx context.Context, tx store.Tx, actor Principa
 	}
 	a, err := tx.GetAgent(ctx, agentID)
 	if err != nil {
-		return err
+		return desk.Agent{}, err
 	}
 	a.Disabled = disabled
 	a.UpdatedAt = s.now()
 	if err := tx.UpdateAgent(ctx, &a); err != nil {
-		return err
+		return desk.Agent{}, err
 	}
 	if disabled {
 		if err := tx.DeleteAgentSessions(ctx, agentID); err != nil {
-			return err
+			return desk.Agent{}, err
 		}
 	}
-	return s.audit(ctx, tx, actor, action, AgentTarget(agentID), nil)
+	return a, s.audit(ctx, tx, actor, action, AgentTarget(agentID), nil)
 }

@@ -23,8 +23,19 @@ const PresenceTimeout = 3 * time.Minute
 // transaction.
 func (s *Service) SweepPresence(ctx context.Context) ([]desk.Agent, error) {
 	cutoff := s.now().Add(-PresenceTimeout)
+	// Almost always nobody is stale: a read, so the sweep does not take
+	// the single SQLite writer every 30 s for nothing.
+	var stale []desk.Agent
+	err := s.st.Read(ctx, func(tx store.Tx) error {
+		var err error
+		stale, err = tx.ListStalePresence(ctx, cutoff)
+		return err
+	})
+	if err != nil || len(stale) == 0 {
+		return nil, err
+	}
 	var changed []desk.Agent
-	err := s.st.Write(ctx, func(tx store.Tx) error {
+	err = s.st.Write(ctx, func(tx store.Tx) error {
 		changed = changed[:0]
 		stale, err := tx.ListStalePresence(ctx, cutoff)
 		if err != nil {

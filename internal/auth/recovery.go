@@ -90,12 +90,7 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, p Principal, code
 	if strings.TrimSpace(code) == "" {
 		return nil, desk.Problems{"code": "is required"}.Err()
 	}
-	var sec desk.AgentSecrets
-	err := s.st.Read(ctx, func(tx store.Tx) error {
-		var err error
-		sec, err = tx.GetAgentSecrets(ctx, p.Agent.ID)
-		return err
-	})
+	sec, err := s.secrets(ctx, p.Agent.ID)
 	if err != nil {
 		return nil, fmt.Errorf("regenerate recovery codes: %w", err)
 	}

@@ -318,6 +318,15 @@ func lockedErr(until time.Time) error {
 	return desk.Errorf(desk.ELocked, "account locked after too many failed logins; try again after %s", until.UTC().Format(time.RFC3339))
 }
 
+// secrets reads an agent's password hash, authenticator and lock state.
+func (s *Service) secrets(ctx context.Context, agentID int64) (sec desk.AgentSecrets, err error) {
+	err = s.st.Read(ctx, func(tx store.Tx) error {
+		sec, err = tx.GetAgentSecrets(ctx, agentID)
+		return err
+	})
+	return sec, err
+}
+
 // lookupLogin reports whether login is worth looking up: text an agent's
 // login could be (desk.Agent.Validate is stricter still).
 func lookupLogin(login string) bool {

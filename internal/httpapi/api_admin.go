@@ -245,10 +245,7 @@ func (s *Server) agentSecurityTx(ctx context.Context, tx store.Tx, p auth.Princi
 		}
 	}
 	if in.Disabled != nil && *in.Disabled != a.Disabled {
-		if err := s.auth.SetDisabledTx(ctx, tx, p, a.ID, *in.Disabled); err != nil {
-			return err
-		}
-		stored, err := tx.GetAgent(ctx, a.ID)
+		stored, err := s.auth.SetDisabledTx(ctx, tx, p, a.ID, *in.Disabled)
 		if err != nil {
 			return err
 		}

@@ -132,13 +132,7 @@ func (s *Server) agentStream(w http.ResponseWriter, r *http.Request, p auth.Prin
 			again.Header[h] = append([]string(nil), v...)
 		}
 	}
-	recheck := func(ctx context.Context) (auth.Principal, error) {
-		p, err := s.auth.Authenticate(ctx, again)
-		if err == nil && p.MFAPending() {
-			err = desk.Errorf(desk.EMFARequired, "authenticator enrolment required")
-		}
-		return p, err
-	}
+	recheck := func(ctx context.Context) (auth.Principal, error) { return s.principal(ctx, again, false) }
 	s.stream.ServeAgent(w, r, p, recheck)
 	return nil
 }

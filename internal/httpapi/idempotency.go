@@ -42,10 +42,10 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, p auth.Princ
 		writeJSON(w, status, v)
 		return nil
 	}
-	if len(key) > maxIdempotencyKey || !printableASCII(key) {
-		return invalid("Idempotency-Key must be 1-255 printable ASCII characters")
+	if err := checkIdempotencyKey(key); err != nil {
+		return err
 	}
-	full := scope + ":" + string(p.ActorKind()) + ":" + strconv.FormatInt(p.ActorID(), 10) + ":" + key
+	full := scope + ":" + callerKey(p, key)
 	fp := fingerprint(reqBody)
 
 	if !s.claimKey(full) {
@@ -92,6 +92,20 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, p auth.Princ
 	}
 	writeJSON(w, status, v)
 	return nil
+}
+
+// checkIdempotencyKey refuses a key that is not 1-255 printable ASCII.
+func checkIdempotencyKey(key string) error {
+	if len(key) > maxIdempotencyKey || !printableASCII(key) {
+		return invalid("Idempotency-Key must be 1-255 printable ASCII characters")
+	}
+	return nil
+}
+
+// callerKey scopes a client's key to the caller, so two integrations never
+// see each other's requests.
+func callerKey(p auth.Principal, key string) string {
+	return string(p.ActorKind()) + ":" + strconv.FormatInt(p.ActorID(), 10) + ":" + key
 }
 
 // fingerprint identifies a request body regardless of JSON whitespace.

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -106,17 +107,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt route) err
 	if rt.Access == accessPublic {
 		return rt.Handler(w, r, auth.Principal{})
 	}
-	p, err := s.auth.Authenticate(r.Context(), r)
+	p, err := s.principal(r.Context(), r, rt.MFAOK)
 	if err != nil {
 		return err
-	}
-	if p.IsSystem() {
-		// Authenticate never yields the system principal; if it ever did,
-		// it must not get through as "authenticated".
-		return desk.Errorf(desk.EUnauthorized, "authentication required")
-	}
-	if p.MFAPending() && !rt.MFAOK {
-		return desk.Errorf(desk.EMFARequired, "set up your authenticator first")
 	}
 	if !s.allowRate(p) {
 		w.Header().Set("Retry-After", "1")
@@ -134,6 +127,25 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt route) err
 		return desk.Errorf(desk.EForbidden, "permission %s required", rt.Access)
 	}
 	return rt.Handler(w, r, p)
+}
+
+// principal authenticates r: a session or an API token, never the system,
+// and a session that still owes its second factor only where mfaOK. Every
+// route and the console socket's periodic re-check use it.
+func (s *Server) principal(ctx context.Context, r *http.Request, mfaOK bool) (auth.Principal, error) {
+	p, err := s.auth.Authenticate(ctx, r)
+	if err != nil {
+		return p, err
+	}
+	if p.IsSystem() {
+		// Authenticate never yields the system principal; if it ever did,
+		// it must not get through as "authenticated".
+		return auth.Principal{}, desk.Errorf(desk.EUnauthorized, "authentication required")
+	}
+	if p.MFAPending() && !mfaOK {
+		return auth.Principal{}, desk.Errorf(desk.EMFARequired, "set up your authenticator first")
+	}
+	return p, nil
 }
 
 // allowRate takes one request from the principal's allowance: per agent
@@ -171,6 +183,9 @@ func actor(p auth.Principal) tickets.Actor {
 		All:       p.SeesAllTickets(),
 		Teams:     p.Teams(),
 		CanAssign: p.Can(auth.PermTicketAssign),
+		// An inline contact that does not exist yet is created: that
+		// needs contact.write, like POST /contacts.
+		CanWriteContacts: p.Can(auth.PermContactWrite),
 	}
 }
 

@@ -25,16 +25,17 @@ const (
 // routing the event to those who may see it); Message is set for
 // message.created; Typing/Read carry their small payloads.
 type Event struct {
-	Type     string
-	Ticket   desk.Ticket
-	Message  *desk.Message
-	Actor    desk.AuthorKind
-	ActorID  int64
-	Name     string // display name of the actor (typing, read)
-	On       bool   // typing on/off
-	Seq      int64  // read receipts: last seq read
-	AgentID  int64  // presence
-	Presence desk.Presence
+	// The JSON names are the wire format between nodes (natsbus).
+	Type     string          `json:"type"`
+	Ticket   desk.Ticket     `json:"ticket"`
+	Message  *desk.Message   `json:"message,omitempty"`
+	Actor    desk.AuthorKind `json:"actor,omitempty"`
+	ActorID  int64           `json:"actor_id,omitempty"`
+	Name     string          `json:"name,omitempty"`     // display name of the actor (typing, read)
+	On       bool            `json:"on,omitempty"`       // typing on/off
+	Seq      int64           `json:"seq,omitempty"`      // read receipts: last seq read
+	AgentID  int64           `json:"agent_id,omitempty"` // presence
+	Presence desk.Presence   `json:"presence,omitempty"`
 
 	// frame caches the encoding shared by the subscribers that render the
 	// event the same way (agent consoles); Deliver sets it.

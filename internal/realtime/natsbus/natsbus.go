@@ -30,7 +30,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"custos/internal/desk"
 	"custos/internal/realtime"
 )
 
@@ -81,21 +80,13 @@ type Bus struct {
 	lastDropLog         atomic.Int64 // unix nanos
 }
 
-// wire is the JSON on the subject: explicit names, so the format does not
-// follow Go field renames. V lets a later format coexist during an upgrade.
+// wire is the JSON on the subject: the event under the explicit names of
+// realtime.Event's tags (so the format does not follow Go field renames),
+// with the sending node. V lets a later format coexist during an upgrade.
 type wire struct {
-	V        int             `json:"v"`
-	Node     string          `json:"node"`
-	Type     string          `json:"type"`
-	Ticket   desk.Ticket     `json:"ticket"`
-	Message  *desk.Message   `json:"message,omitempty"`
-	Actor    desk.AuthorKind `json:"actor,omitempty"`
-	ActorID  int64           `json:"actor_id,omitempty"`
-	Name     string          `json:"name,omitempty"`
-	On       bool            `json:"on,omitempty"`
-	Seq      int64           `json:"seq,omitempty"`
-	AgentID  int64           `json:"agent_id,omitempty"`
-	Presence desk.Presence   `json:"presence,omitempty"`
+	V    int    `json:"v"`
+	Node string `json:"node"`
+	realtime.Event
 }
 
 // Connect dials NATS and starts the sender. A server that is down at start
@@ -200,8 +191,7 @@ func (b *Bus) send() {
 		case <-b.stop:
 			return
 		case ev := <-b.out:
-			data, err := json.Marshal(wire{V: 1, Node: b.opts.NodeID, Type: ev.Type, Ticket: ev.Ticket, Message: ev.Message,
-				Actor: ev.Actor, ActorID: ev.ActorID, Name: ev.Name, On: ev.On, Seq: ev.Seq, AgentID: ev.AgentID, Presence: ev.Presence})
+			data, err := json.Marshal(wire{V: 1, Node: b.opts.NodeID, Event: ev})
 			if err != nil {
 				b.drop("encode", err)
 				continue
@@ -233,8 +223,7 @@ func (b *Bus) Subscribe(hub Deliverer) error {
 			return
 		}
 		b.received.Inc()
-		hub.Deliver(realtime.Event{Type: w.Type, Ticket: w.Ticket, Message: w.Message, Actor: w.Actor, ActorID: w.ActorID,
-			Name: w.Name, On: w.On, Seq: w.Seq, AgentID: w.AgentID, Presence: w.Presence})
+		hub.Deliver(w.Event)
 	})
 	if err != nil {
 		return fmt.Errorf("natsbus subscribe: %w", err)
